@@ -1,0 +1,435 @@
+//! Posts: idempotent ingest with versions and tombstones, full-text search, export.
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
+use townhall_core::{Ingest, InstitutionId, NewPost, Platform, Post, PostId, PostVersion, SearchQuery, StoredPostHead};
+
+use crate::jobs::enqueue_in_tx;
+use crate::rows::{PostRow, PostVersionRow, contact_binds, post_columns};
+use crate::{BeginWrite, Db, NewJob, Result, StoreError, on_pool, storable_text};
+
+/// What storing one incoming post did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new post.
+    Inserted(PostId),
+    /// Already stored; nothing changed.
+    Duplicate(PostId),
+    /// An edit, stored as this version.
+    Edited(PostId, i32),
+    /// Its deletion had arrived first; its content is now kept too.
+    FilledTombstone(PostId),
+}
+
+impl IngestOutcome {
+    /// The post concerned.
+    pub fn post_id(self) -> PostId {
+        match self {
+            IngestOutcome::Inserted(id) | IngestOutcome::Duplicate(id) | IngestOutcome::FilledTombstone(id) => id,
+            IngestOutcome::Edited(id, _) => id,
+        }
+    }
+}
+
+/// Which posts a listing or search looks at. Only allow-listed fields exist here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostFilter {
+    /// Only posts collected for this institution's accounts.
+    pub institution: Option<InstitutionId>,
+    /// Only posts from this platform.
+    pub platform: Option<Platform>,
+}
+
+/// Post counts for overview pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostStats {
+    /// All posts, deleted ones included.
+    pub total: i64,
+    /// Posts the platform reported deleted.
+    pub deleted: i64,
+    /// Posts per platform, most first.
+    pub by_platform: Vec<(Platform, i64)>,
+}
+
+/// The job that analyses a post; enqueued with every new text, run once per version.
+pub const ANALYZE_JOB: &str = "analyze_post";
+
+fn analyze_job(id: i64, version: i32) -> NewJob {
+    NewJob {
+        kind: ANALYZE_JOB.into(),
+        payload: serde_json::json!({ "post_id": id, "version": version }),
+        dedupe_key: Some(format!("{ANALYZE_JOB}:{id}:{version}")),
+        run_at: None,
+        max_attempts: 5,
+    }
+}
+
+/// Renders a query in FTS5 syntax: every token quoted, so nothing a user types is an operator.
+fn fts5_match(query: &SearchQuery) -> String {
+    let phrase = |tokens: &Vec<String>| format!("\"{}\"", tokens.join(" ").replace('"', "\"\""));
+    let mut text = query.required.iter().map(phrase).collect::<Vec<_>>().join(" AND ");
+    for excluded in &query.excluded {
+        text.push_str(" NOT ");
+        text.push_str(&phrase(excluded));
+    }
+    text
+}
+
+/// Renders a query in PostgreSQL `tsquery` syntax, every token quoted.
+fn tsquery(query: &SearchQuery) -> String {
+    let phrase = |tokens: &Vec<String>| {
+        let quoted: Vec<String> = tokens.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect();
+        format!("({})", quoted.join(" <-> "))
+    };
+    let mut parts: Vec<String> = query.required.iter().map(phrase).collect();
+    parts.extend(query.excluded.iter().map(|p| format!("!{}", phrase(p))));
+    parts.join(" & ")
+}
+
+impl Db {
+    /// Stores one incoming post; see [`Db::ingest_posts`].
+    pub async fn ingest_post(&self, post: &NewPost) -> Result<IngestOutcome> {
+        let outcomes = self.ingest_posts(std::slice::from_ref(post)).await?;
+        outcomes.into_iter().next().ok_or(StoreError::NotFound("ingest outcome"))
+    }
+
+    /// Stores a batch of incoming posts in one transaction: all or none.
+    ///
+    /// Posts are unique by (platform, external id): a copy already stored is a
+    /// duplicate, a later edit becomes a new version, and the author is upserted as a
+    /// contact. Each new text enqueues its analysis in the same transaction.
+    pub async fn ingest_posts(&self, posts: &[NewPost]) -> Result<Vec<IngestOutcome>> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut outcomes = Vec::with_capacity(posts.len());
+            for post in posts {
+                let platform = post.platform.as_str();
+                let external_id = storable_text(&post.external_id);
+                let text = storable_text(&post.text);
+                let contact_id: Option<i64> = match &post.author {
+                    None => None,
+                    Some(author) => {
+                        let (author_id, handle, display_name) = contact_binds(author);
+                        Some(
+                            sqlx::query_scalar(
+                                "INSERT INTO contacts (platform, external_id, handle, display_name, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, external_id) \
+                                 DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name RETURNING id",
+                            )
+                            .bind(platform)
+                            .bind(author_id)
+                            .bind(handle)
+                            .bind(display_name)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                        )
+                    }
+                };
+                let head: Option<(i64, i32, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+                    "SELECT id, version, text, edited_at FROM posts WHERE platform = $1 AND external_id = $2",
+                )
+                .bind(platform)
+                .bind(&external_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let head = head.map(|(id, version, text, edited_at)| StoredPostHead {
+                    id: PostId(id),
+                    version,
+                    text,
+                    edited_at,
+                });
+                let (id, version, outcome) = match Ingest::decide(head.as_ref(), post) {
+                    Ingest::Duplicate(id) => {
+                        outcomes.push(IngestOutcome::Duplicate(id));
+                        continue;
+                    }
+                    Ingest::Insert => {
+                        // ON CONFLICT: a concurrent writer may have stored it since we looked.
+                        let inserted: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO posts (platform, external_id, account_id, contact_id, text, lang_hint, created_at, \
+                             received_at, edited_at, reply_to, conversation, likes, reposts, replies, quotes, version, raw) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16) \
+                             ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+                        )
+                        .bind(platform)
+                        .bind(&external_id)
+                        .bind(post.account_id.map(|a| a.0))
+                        .bind(contact_id)
+                        .bind(&text)
+                        .bind(post.lang_hint.as_deref().map(storable_text))
+                        .bind(post.created_at)
+                        .bind(now)
+                        .bind(post.edited_at)
+                        .bind(post.reply_to.as_deref().map(storable_text))
+                        .bind(post.conversation.as_deref().map(storable_text))
+                        .bind(post.metrics.likes)
+                        .bind(post.metrics.reposts)
+                        .bind(post.metrics.replies)
+                        .bind(post.metrics.quotes)
+                        .bind(post.raw.as_slice())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match inserted {
+                            Some(id) => (id, 1, IngestOutcome::Inserted(PostId(id))),
+                            None => {
+                                let id: i64 =
+                                    sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                                        .bind(platform)
+                                        .bind(&external_id)
+                                        .fetch_one(&mut *tx)
+                                        .await?;
+                                outcomes.push(IngestOutcome::Duplicate(PostId(id)));
+                                continue;
+                            }
+                        }
+                    }
+                    Ingest::NewVersion(id, version) => (id.0, version, IngestOutcome::Edited(id, version)),
+                    Ingest::FillTombstone(id) => (id.0, 1, IngestOutcome::FilledTombstone(id)),
+                };
+                if !matches!(outcome, IngestOutcome::Inserted(_)) {
+                    // The row holds the latest version; a tombstone stays a tombstone.
+                    sqlx::query(
+                        "UPDATE posts SET text = $1, edited_at = $2, raw = $3, \
+                         created_at = CASE WHEN version = 0 THEN $4 ELSE created_at END, version = $5, \
+                         lang_hint = COALESCE($6, lang_hint), contact_id = COALESCE($7, contact_id), \
+                         account_id = COALESCE($8, account_id), reply_to = COALESCE($9, reply_to), \
+                         conversation = COALESCE($10, conversation) WHERE id = $11",
+                    )
+                    .bind(&text)
+                    .bind(post.edited_at)
+                    .bind(post.raw.as_slice())
+                    .bind(post.created_at)
+                    .bind(version)
+                    .bind(post.lang_hint.as_deref().map(storable_text))
+                    .bind(contact_id)
+                    .bind(post.account_id.map(|a| a.0))
+                    .bind(post.reply_to.as_deref().map(storable_text))
+                    .bind(post.conversation.as_deref().map(storable_text))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("INSERT INTO post_versions (post_id, version, text, at, raw) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id)
+                    .bind(version)
+                    .bind(&text)
+                    .bind(post.edited_at.unwrap_or(post.created_at))
+                    .bind(post.raw.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                enqueue_in_tx!(tx, now, &analyze_job(id, version)).await?;
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+    }
+}
+
+impl Db {
+    /// Records that the platform deleted a post. The post keeps its text and versions;
+    /// if the deletion arrives before the post, a tombstone waits for it.
+    /// Returns the post's id and whether this call changed anything.
+    pub async fn tombstone_post(
+        &self,
+        platform: Platform,
+        external_id: &str,
+        at: DateTime<Utc>,
+        raw: &[u8],
+    ) -> Result<(PostId, bool)> {
+        let external_id = storable_text(external_id);
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<i64> = sqlx::query_scalar(
+                "UPDATE posts SET deleted_at = $1, deletion_raw = $2 WHERE platform = $3 AND external_id = $4 \
+                 AND deleted_at IS NULL RETURNING id",
+            )
+            .bind(at)
+            .bind(raw)
+            .bind(platform.as_str())
+            .bind(&external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let result = match updated {
+                Some(id) => (PostId(id), true),
+                None => {
+                    let placeholder: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO posts (platform, external_id, text, created_at, received_at, version, deleted_at, deletion_raw, raw) \
+                         VALUES ($1, $2, '', $3, $4, 0, $3, $5, $6) ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(platform.as_str())
+                    .bind(&external_id)
+                    .bind(at)
+                    .bind(now)
+                    .bind(raw)
+                    .bind(Vec::<u8>::new())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match placeholder {
+                        Some(id) => (PostId(id), true),
+                        None => {
+                            let id: i64 =
+                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                                    .bind(platform.as_str())
+                                    .bind(&external_id)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            (PostId(id), false)
+                        }
+                    }
+                }
+            };
+            tx.commit().await?;
+            Ok(result)
+        })
+    }
+
+    /// One post, in its latest version.
+    pub async fn post(&self, id: PostId) -> Result<Option<Post>> {
+        let row: Option<PostRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!("SELECT ", post_columns!(), " FROM posts p WHERE p.id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Post::try_from).transpose()
+    }
+
+    /// One post by its platform id.
+    pub async fn post_by_external_id(&self, platform: Platform, external_id: &str) -> Result<Option<Post>> {
+        let row: Option<PostRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p WHERE p.platform = $1 AND p.external_id = $2"
+            ))
+            .bind(platform.as_str())
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(Post::try_from).transpose()
+    }
+
+    /// Every version of a post, oldest first.
+    pub async fn post_versions(&self, id: PostId) -> Result<Vec<PostVersion>> {
+        let rows: Vec<PostVersionRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT post_id, version, text, at, raw FROM post_versions WHERE post_id = $1 ORDER BY version",
+            )
+            .bind(id.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(PostVersion::from).collect())
+    }
+
+    /// The newest posts matching `filter`, newest first.
+    pub async fn recent_posts(&self, filter: &PostFilter, limit: i64) -> Result<Vec<Post>> {
+        let rows: Vec<PostRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id \
+                 WHERE p.version > 0 AND (CAST($1 AS BIGINT) IS NULL OR a.institution_id = $1) \
+                 AND (CAST($2 AS TEXT) IS NULL OR p.platform = $2) ORDER BY p.created_at DESC, p.id DESC LIMIT $3"
+            ))
+            .bind(filter.institution.map(|i| i.0))
+            .bind(filter.platform.map(Platform::as_str))
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(Post::try_from).collect()
+    }
+
+    /// Full-text search over post texts, best match first, then newest.
+    /// Matching ignores case and accents on both backends.
+    pub async fn search_posts(&self, query: &SearchQuery, filter: &PostFilter, limit: i64) -> Result<Vec<Post>> {
+        let institution = filter.institution.map(|i| i.0);
+        let platform = filter.platform.map(Platform::as_str);
+        let rows: Vec<PostRow> = match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts_fts f JOIN posts p ON p.id = f.rowid LEFT JOIN accounts a ON a.id = p.account_id \
+                     WHERE posts_fts MATCH $1 AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
+                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3) ORDER BY f.rank, p.created_at DESC LIMIT $4"
+                ))
+                .bind(fts5_match(query))
+                .bind(institution)
+                .bind(platform)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id, \
+                     to_tsquery('simple', townhall_unaccent($1)) q \
+                     WHERE p.search @@ q AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
+                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3) \
+                     ORDER BY ts_rank(p.search, q) DESC, p.created_at DESC LIMIT $4"
+                ))
+                .bind(tsquery(query))
+                .bind(institution)
+                .bind(platform)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(Post::try_from).collect()
+    }
+
+    /// Counts of posts, of one institution's accounts or of all.
+    pub async fn post_stats(&self, institution: Option<InstitutionId>) -> Result<PostStats> {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT p.platform, COUNT(*), COUNT(p.deleted_at) FROM posts p LEFT JOIN accounts a ON a.id = p.account_id \
+                 WHERE CAST($1 AS BIGINT) IS NULL OR a.institution_id = $1 GROUP BY p.platform ORDER BY COUNT(*) DESC, p.platform",
+            )
+            .bind(institution.map(|i| i.0))
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut stats = PostStats::default();
+        for (platform, count, deleted) in rows {
+            stats.total += count;
+            stats.deleted += deleted;
+            let platform = platform.parse().map_err(|e| StoreError::corrupt_row("platform", e))?;
+            stats.by_platform.push((platform, count));
+        }
+        Ok(stats)
+    }
+
+    /// Every post in id order, one row at a time, raw payloads included (for exports
+    /// of any size in bounded memory).
+    pub fn stream_posts(&self) -> BoxStream<'_, Result<Post>> {
+        on_pool!(self, |pool| {
+            sqlx::query_as::<_, PostRow>(concat!("SELECT ", post_columns!(), " FROM posts p ORDER BY p.id"))
+                .fetch(pool)
+                .map_err(StoreError::from)
+                .and_then(|row| std::future::ready(Post::try_from(row)))
+                .boxed()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_render_with_every_token_quoted() {
+        let q = SearchQuery::parse(r#"metro "línea 4" -spam"#).unwrap();
+        assert_eq!(fts5_match(&q), r#""metro" AND "línea 4" NOT "spam""#);
+        assert_eq!(tsquery(&q), "('metro') & ('línea' <-> '4') & !('spam')");
+    }
+}
