@@ -372,7 +372,7 @@ impl Db {
                     "SELECT ",
                     post_columns!(),
                     " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id, \
-                     to_tsquery('simple', townhall_unaccent($1)) q \
+                     to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $1)) q \
                      WHERE p.search @@ q AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
                      AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3) \
                      ORDER BY ts_rank(p.search, q) DESC, p.created_at DESC LIMIT $4"

@@ -1,0 +1,44 @@
+//! The store's conformance suite: every scenario runs on a fresh SQLite database,
+//! and on a fresh PostgreSQL database when `TOWNHALL_TEST_POSTGRES_URL` names a
+//! server (`postgres://postgres@127.0.0.1:5432/postgres`). Each test creates its own
+//! database and drops it afterwards. Under `CI=true` the PostgreSQL half must run.
+
+mod harness;
+mod scenarios;
+
+/// Declares each scenario once per backend: `sqlite::name` and `postgres::name`.
+macro_rules! conformance {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                crate::harness::on_sqlite(crate::scenarios::$name).await;
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                crate::harness::on_postgres(crate::scenarios::$name).await;
+            })+
+        }
+    };
+}
+
+conformance! {
+    migrations_are_idempotent,
+    institutions_are_created_listed_and_audited,
+    teams_users_and_tokens,
+    accounts_belong_to_institutions,
+    ingest_is_idempotent_and_keeps_raw_bytes,
+    edits_become_versions,
+    deletions_become_tombstones,
+    a_batch_is_stored_whole,
+    concurrent_ingest_of_one_post_stores_it_once,
+    search_matches_words_phrases_and_filters,
+    cases_are_scoped_and_transitions_audited,
+    metric_snapshots_form_series,
+    jobs_are_claimed_once_retried_and_buried,
+    concurrent_workers_never_share_a_job,
+    audit_log_pages_streams_and_refuses_edits,
+    posts_stream_in_order_with_raw_payloads,
+}

@@ -1,0 +1,501 @@
+//! One scenario per behaviour of `Db`; each runs unchanged on both backends.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::TryStreamExt;
+use townhall_core::{
+    AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, InstitutionKind, Level, MetricSnapshot,
+    NewContact, NewInstitution, NewPost, Platform, PostMetrics, Priority, Role, SearchQuery, transition,
+};
+use townhall_store::{Db, IngestOutcome, NewAccount, NewCase, NewJob, NewUser, PostFilter, StoreError};
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_760_000_000 + minutes * 60, 0).unwrap()
+}
+
+fn institution(slug: &str) -> NewInstitution {
+    NewInstitution {
+        slug: slug.into(),
+        name: format!("Municipalidad de {slug}"),
+        kind: InstitutionKind::Government,
+        level: Level::Local,
+        country: CountryCode::parse("CL").unwrap(),
+        parent: None,
+        jurisdiction: Some("Región de Valparaíso".into()),
+    }
+}
+
+fn post(external_id: &str, text: &str) -> NewPost {
+    NewPost {
+        platform: Platform::Mastodon,
+        external_id: external_id.into(),
+        account_id: None,
+        author: Some(NewContact {
+            external_id: "acct-1".into(),
+            handle: "@ana@mastodon.social".into(),
+            display_name: Some("Ana".into()),
+        }),
+        text: text.into(),
+        lang_hint: Some("es".into()),
+        created_at: t(0),
+        edited_at: None,
+        reply_to: None,
+        conversation: Some(external_id.into()),
+        metrics: PostMetrics { likes: 3, ..PostMetrics::default() },
+        raw: format!("{{\"id\":\"{external_id}\"}}").into_bytes(),
+    }
+}
+
+async fn audit_actions(db: &Db) -> Vec<String> {
+    db.audit_events(None, AuditEventId(0), 1000).await.unwrap().into_iter().map(|e| e.action).collect()
+}
+
+pub async fn migrations_are_idempotent(db: Db) {
+    assert_eq!(db.migrate().await.unwrap(), 0, "a migrated database needs no migration");
+    db.ping().await.unwrap();
+    assert!(db.is_empty().await.unwrap());
+    db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    assert!(!db.is_empty().await.unwrap());
+}
+
+pub async fn institutions_are_created_listed_and_audited(db: Db) {
+    let national = db
+        .create_institution(
+            &NewInstitution { slug: "gob-cl".into(), level: Level::National, ..institution("gob-cl") },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let city = db
+        .create_institution(&NewInstitution { parent: Some(national.id), ..institution("valpo") }, &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!(city.parent, Some(national.id));
+    assert_eq!(city.jurisdiction.as_deref(), Some("Región de Valparaíso"));
+    assert_eq!(db.institution_by_slug("valpo").await.unwrap(), Some(city.clone()));
+    assert_eq!(db.institution(national.id).await.unwrap(), Some(national.clone()));
+    assert_eq!(db.institution_by_slug("nowhere").await.unwrap(), None);
+    assert_eq!(db.institutions().await.unwrap().len(), 2);
+
+    let duplicate = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap_err();
+    assert!(matches!(duplicate, StoreError::Conflict(_)), "{duplicate:?}");
+    let invalid = db.create_institution(&institution("Bad Slug"), &Actor::cli()).await.unwrap_err();
+    assert_eq!(invalid.code(), "store.invalid");
+
+    let events = db.audit_events(Some(city.id), AuditEventId(0), 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].action.as_str(), events[0].object_id.as_str()),
+        ("institution.create", city.id.to_string().as_str())
+    );
+    assert_eq!(events[0].actor, Actor::cli());
+}
+
+pub async fn teams_users_and_tokens(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let team = db.create_team(valpo.id, "Transporte", &Actor::cli()).await.unwrap();
+    assert_eq!(db.teams(valpo.id).await.unwrap(), vec![team.clone()]);
+    assert!(matches!(db.create_team(valpo.id, "Transporte", &Actor::cli()).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(db.create_team(valpo.id, "  ", &Actor::cli()).await, Err(StoreError::Invalid(_))));
+
+    let new = NewUser {
+        institution_id: valpo.id,
+        email: " Ana@Valpo.CL ".into(),
+        name: "Ana Pérez".into(),
+        role: Role::Agent,
+        team_id: Some(team.id),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+    };
+    let ana = db.create_user(&new, &Actor::cli()).await.unwrap();
+    assert_eq!(
+        (ana.email.as_str(), ana.role, ana.team_id, ana.active),
+        ("ana@valpo.cl", Role::Agent, Some(team.id), true)
+    );
+    assert_eq!(db.user(ana.id).await.unwrap(), Some(ana.clone()));
+    assert_eq!(db.users(valpo.id).await.unwrap(), vec![ana.clone()]);
+    let (found, hash) = db.user_credentials("ANA@valpo.cl").await.unwrap().unwrap();
+    assert_eq!((found, hash), (ana.clone(), new.password_hash.clone()));
+    assert_eq!(db.user_credentials("nobody@valpo.cl").await.unwrap(), None);
+    assert!(matches!(db.create_user(&new, &Actor::cli()).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        db.create_user(&NewUser { email: "not-an-email".into(), ..new.clone() }, &Actor::cli()).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let token = [7u8; 32];
+    let token_id = db.create_api_token(&ana, "laptop", &token, &Actor::User(ana.id)).await.unwrap();
+    assert_eq!(db.user_by_token(&token).await.unwrap(), Some(ana.clone()));
+    assert_eq!(db.user_by_token(&[8u8; 32]).await.unwrap(), None);
+    db.revoke_api_token(token_id, &Actor::cli()).await.unwrap();
+    assert_eq!(db.user_by_token(&token).await.unwrap(), None, "a revoked token authenticates no one");
+    assert!(matches!(db.revoke_api_token(token_id, &Actor::cli()).await, Err(StoreError::NotFound(_))));
+
+    let events = db.audit_events(Some(valpo.id), AuditEventId(0), 100).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["institution.create", "team.create", "user.create", "token.create", "token.revoke"]);
+    let user_event = serde_json::to_string(&events[2]).unwrap();
+    assert!(!user_event.contains("argon2"), "the audit log never holds a password hash: {user_event}");
+}
+
+pub async fn accounts_belong_to_institutions(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let new = NewAccount {
+        institution_id: valpo.id,
+        platform: Platform::Bluesky,
+        handle: "valpo.cl".into(),
+        display_name: "Municipalidad de Valparaíso".into(),
+        external_id: Some("did:plc:valpo".into()),
+        official: None,
+    };
+    let account = db.create_account(&new, &Actor::cli()).await.unwrap();
+    assert!(!account.is_personal());
+    let mayor = db
+        .create_account(
+            &NewAccount { handle: "alcaldesa.valpo.cl".into(), official: Some("Alcaldesa".into()), ..new.clone() },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    assert!(mayor.is_personal());
+    db.create_account(
+        &NewAccount { institution_id: other.id, handle: "other.cl".into(), ..new.clone() },
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.accounts(Some(valpo.id)).await.unwrap().len(), 2);
+    assert_eq!(db.accounts(None).await.unwrap().len(), 3);
+    assert!(matches!(db.create_account(&new, &Actor::cli()).await, Err(StoreError::Conflict(_))));
+}
+
+pub async fn ingest_is_idempotent_and_keeps_raw_bytes(db: Db) {
+    let mut first = post("109", "¿A qué hora abre el CESFAM?\0");
+    first.raw = b"{\"content\":\"\xff\xfe\0\"}".to_vec();
+    let id = match db.ingest_post(&first).await.unwrap() {
+        IngestOutcome::Inserted(id) => id,
+        other => panic!("expected an insert, got {other:?}"),
+    };
+    assert_eq!(db.ingest_post(&first).await.unwrap(), IngestOutcome::Duplicate(id));
+    let stored = db.post(id).await.unwrap().unwrap();
+    assert_eq!(stored.raw, first.raw, "the raw payload is kept byte for byte");
+    assert_eq!(stored.text, "¿A qué hora abre el CESFAM?\u{FFFD}", "NUL in text becomes U+FFFD on both backends");
+    assert_eq!((stored.version, stored.metrics.likes, stored.lang_hint.as_deref()), (1, 3, Some("es")));
+    assert!(stored.contact_id.is_some());
+    assert_eq!(db.post_by_external_id(Platform::Mastodon, "109").await.unwrap().map(|p| p.id), Some(id));
+    assert_eq!(db.post_by_external_id(Platform::X, "109").await.unwrap(), None, "ids are unique per platform only");
+    assert_eq!(db.post_stats(None).await.unwrap().total, 1);
+    assert_eq!(db.job_counts().await.unwrap().queued, 1, "one analysis job for one text, enqueued with it");
+}
+
+pub async fn edits_become_versions(db: Db) {
+    let id = db.ingest_post(&post("200", "El semáforo está roto")).await.unwrap().post_id();
+    let edit =
+        NewPost { text: "El semáforo de Av. Brasil está roto".into(), edited_at: Some(t(5)), ..post("200", "") };
+    assert_eq!(db.ingest_post(&edit).await.unwrap(), IngestOutcome::Edited(id, 2));
+    assert_eq!(db.ingest_post(&edit).await.unwrap(), IngestOutcome::Duplicate(id), "a replayed edit adds nothing");
+    assert_eq!(db.ingest_post(&post("200", "El semáforo está roto")).await.unwrap(), IngestOutcome::Duplicate(id));
+    let stored = db.post(id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.text.as_str(), stored.edited_at),
+        (2, "El semáforo de Av. Brasil está roto", Some(t(5)))
+    );
+    let versions = db.post_versions(id).await.unwrap();
+    let texts: Vec<&str> = versions.iter().map(|v| v.text.as_str()).collect();
+    assert_eq!(texts, ["El semáforo está roto", "El semáforo de Av. Brasil está roto"]);
+    assert_eq!(versions[1].at, t(5));
+    assert_eq!(db.job_counts().await.unwrap().queued, 2, "each version is analysed");
+}
+
+pub async fn deletions_become_tombstones(db: Db) {
+    let id = db.ingest_post(&post("300", "texto original")).await.unwrap().post_id();
+    assert_eq!(
+        db.tombstone_post(Platform::Mastodon, "300", t(9), b"{\"event\":\"delete\"}").await.unwrap(),
+        (id, true)
+    );
+    assert_eq!(db.tombstone_post(Platform::Mastodon, "300", t(10), b"{}").await.unwrap(), (id, false));
+    let stored = db.post(id).await.unwrap().unwrap();
+    assert_eq!((stored.deleted_at, stored.text.as_str()), (Some(t(9)), "texto original"), "deleted, never destroyed");
+
+    // The deletion arrives before the post (streams do not promise order).
+    let (early, changed) = db.tombstone_post(Platform::Mastodon, "301", t(3), b"{}").await.unwrap();
+    assert!(changed);
+    assert_eq!(db.recent_posts(&PostFilter::default(), 10).await.unwrap().len(), 1, "an empty tombstone is not listed");
+    assert_eq!(db.ingest_post(&post("301", "llegó tarde")).await.unwrap(), IngestOutcome::FilledTombstone(early));
+    let filled = db.post(early).await.unwrap().unwrap();
+    assert_eq!((filled.text.as_str(), filled.version, filled.deleted_at), ("llegó tarde", 1, Some(t(3))));
+    assert_eq!(db.post_stats(None).await.unwrap().deleted, 2);
+}
+
+pub async fn a_batch_is_stored_whole(db: Db) {
+    let outcomes = db.ingest_posts(&[post("1", "uno"), post("1", "uno"), post("2", "dos")]).await.unwrap();
+    assert!(
+        matches!(outcomes[..], [IngestOutcome::Inserted(a), IngestOutcome::Duplicate(b), IngestOutcome::Inserted(_)] if a == b)
+    );
+    // A batch that fails part-way stores none of it.
+    let mut bad = post("4", "cuatro");
+    bad.account_id = Some(AccountId(999_999));
+    assert!(db.ingest_posts(&[post("3", "tres"), bad]).await.is_err());
+    assert_eq!(db.post_by_external_id(Platform::Mastodon, "3").await.unwrap(), None);
+    assert_eq!(db.post_stats(None).await.unwrap().total, 2);
+}
+
+pub async fn concurrent_ingest_of_one_post_stores_it_once(db: Db) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.ingest_post(&post("77", "mismo post")).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for task in tasks {
+        if let IngestOutcome::Inserted(_) = task.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(db.post_stats(None).await.unwrap().total, 1);
+}
+
+pub async fn search_matches_words_phrases_and_filters(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let account = db
+        .create_account(
+            &NewAccount {
+                institution_id: valpo.id,
+                platform: Platform::Mastodon,
+                handle: "@valpo@mastodon.cl".into(),
+                display_name: "Valpo".into(),
+                external_id: None,
+                official: None,
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let mut ours = post("1", "La micro de Valparaíso no pasó por la línea 4");
+    ours.account_id = Some(account.id);
+    db.ingest_posts(&[
+        ours,
+        NewPost { created_at: t(1), ..post("2", "Basura en la playa de Valparaíso, spam spam") },
+        NewPost { platform: Platform::X, ..post("3", "The bus in Valparaiso was late again") },
+        post("4", "<script>alert(1)</script> OR NEAR col:x"),
+    ])
+    .await
+    .unwrap();
+    let ids = |posts: Vec<townhall_core::Post>| posts.into_iter().map(|p| p.external_id).collect::<Vec<_>>();
+    let search = |text: &str, filter: PostFilter| {
+        let db = db.clone();
+        let query = SearchQuery::parse(text).unwrap();
+        async move { db.search_posts(&query, &filter, 50).await.unwrap() }
+    };
+    let mut all = ids(search("VALPARAISO", PostFilter::default()).await);
+    all.sort();
+    assert_eq!(all, ["1", "2", "3"], "case and accents are ignored");
+    assert_eq!(ids(search("\"línea 4\"", PostFilter::default()).await), ["1"]);
+    assert!(search("\"4 línea\"", PostFilter::default()).await.is_empty(), "a phrase keeps its order");
+    assert_eq!(ids(search("valparaíso -spam -bus", PostFilter::default()).await), ["1"]);
+    assert_eq!(ids(search("valparaiso", PostFilter { institution: Some(valpo.id), platform: None }).await), ["1"]);
+    assert_eq!(ids(search("valparaiso", PostFilter { institution: None, platform: Some(Platform::X) }).await), ["3"]);
+    assert_eq!(ids(search("script OR near", PostFilter::default()).await), ["4"], "operators are plain words");
+    assert!(search("inexistente", PostFilter::default()).await.is_empty());
+
+    let recent = ids(db.recent_posts(&PostFilter::default(), 2).await.unwrap());
+    assert_eq!(recent, ["2", "4"], "newest first, then by id");
+    let stats = db.post_stats(Some(valpo.id)).await.unwrap();
+    assert_eq!((stats.total, stats.by_platform.clone()), (1, vec![(Platform::Mastodon, 1)]));
+    assert_eq!(db.post_stats(None).await.unwrap().by_platform, vec![(Platform::Mastodon, 3), (Platform::X, 1)]);
+}
+
+pub async fn cases_are_scoped_and_transitions_audited(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let team = db.create_team(valpo.id, "Aseo", &Actor::cli()).await.unwrap();
+    let p1 = db.ingest_post(&post("10", "Hay basura en calle Condell")).await.unwrap().post_id();
+    let p2 = db.ingest_post(&NewPost { created_at: t(2), ..post("11", "¿Alguien vendrá?") }).await.unwrap().post_id();
+    let new = NewCase {
+        institution_id: valpo.id,
+        contact_id: None,
+        subject: "Basura en calle Condell".into(),
+        priority: Priority::Normal,
+        team_id: Some(team.id),
+        post_ids: vec![p2, p1],
+    };
+    let case = db.create_case(&new, &Actor::cli()).await.unwrap();
+    assert_eq!((case.status, case.version, case.team_id), (CaseStatus::New, 1, Some(team.id)));
+    assert_eq!(db.case(case.id, other.id).await.unwrap(), None, "another institution cannot see it");
+    assert!(db.case_posts(case.id, other.id).await.unwrap().is_empty());
+    let posts: Vec<_> = db.case_posts(case.id, valpo.id).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(posts, [p1, p2], "oldest first");
+    assert!(
+        matches!(
+            db.create_case(&NewCase { post_ids: vec![p1], ..new.clone() }, &Actor::cli()).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a post is in one case"
+    );
+
+    let (opened, events) = transition(&case, &CaseAction::Open, t(3)).unwrap();
+    db.save_case_transition(&case, &opened, &CaseAction::Open, &events, &Actor::cli(), Some("127.0.0.1"))
+        .await
+        .unwrap();
+    let stale = transition(&case, &CaseAction::Close { reason: Some(townhall_core::CloseReason::Spam) }, t(4)).unwrap();
+    let conflict =
+        db.save_case_transition(&case, &stale.0, &CaseAction::Open, &stale.1, &Actor::cli(), None).await.unwrap_err();
+    assert_eq!(conflict.code(), "store.conflict", "a stale write is refused");
+    let (pending, events) = transition(&opened, &CaseAction::Respond, t(5)).unwrap();
+    db.save_case_transition(&opened, &pending, &CaseAction::Respond, &events, &Actor::cli(), None).await.unwrap();
+    assert_eq!(db.case(case.id, valpo.id).await.unwrap(), Some(pending.clone()));
+
+    assert_eq!(db.cases(valpo.id, None, 10).await.unwrap(), vec![pending.clone()]);
+    assert_eq!(db.cases(valpo.id, Some(CaseStatus::New), 10).await.unwrap(), vec![]);
+    assert!(db.cases(other.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(db.case_counts(valpo.id).await.unwrap(), vec![(CaseStatus::Pending, 1)]);
+
+    let events = db.audit_events(Some(valpo.id), AuditEventId(0), 100).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!((last.action.as_str(), last.origin.as_deref()), ("case.respond", None));
+    assert_eq!(last.before.as_ref().unwrap()["status"], "open");
+    assert_eq!(last.after.as_ref().unwrap()["case"]["status"], "pending");
+    assert!(audit_actions(&db).await.contains(&"case.open".to_owned()));
+}
+
+pub async fn metric_snapshots_form_series(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let account = db
+        .create_account(
+            &NewAccount {
+                institution_id: valpo.id,
+                platform: Platform::X,
+                handle: "@MuniValpo".into(),
+                display_name: "Muni Valpo".into(),
+                external_id: Some("12345".into()),
+                official: None,
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let snap = |minute, followers| MetricSnapshot {
+        account_id: account.id,
+        at: t(minute),
+        followers,
+        following: 10,
+        posts: 5,
+        likes: None,
+    };
+    assert_eq!(db.record_metrics(&[snap(0, 100), snap(60, 120), snap(120, 150)]).await.unwrap(), 3);
+    assert_eq!(db.record_metrics(&[snap(60, 999)]).await.unwrap(), 0, "a snapshot is recorded once");
+    let series = db.metric_series(account.id, t(30), t(120)).await.unwrap();
+    assert_eq!(series.iter().map(|s| s.followers).collect::<Vec<_>>(), [120, 150]);
+    assert_eq!(db.latest_metrics(account.id).await.unwrap(), Some(snap(120, 150)));
+    assert_eq!(db.latest_metrics(AccountId(424242)).await.unwrap(), None);
+}
+
+fn job(key: &str, run_at: Option<DateTime<Utc>>) -> NewJob {
+    NewJob {
+        kind: "test".into(),
+        payload: serde_json::json!({ "key": key }),
+        dedupe_key: Some(key.into()),
+        run_at,
+        max_attempts: 2,
+    }
+}
+
+pub async fn jobs_are_claimed_once_retried_and_buried(db: Db) {
+    let lease = Duration::from_secs(60);
+    db.enqueue(&job("a", Some(t(0)))).await.unwrap();
+    db.enqueue(&job("a", Some(t(0)))).await.unwrap();
+    db.enqueue(&job("later", Some(t(100)))).await.unwrap();
+    assert_eq!(db.job_counts().await.unwrap().queued, 2, "a queued key is not enqueued twice");
+
+    assert_eq!(db.claim_job("w1", &["other"], lease, t(1)).await.unwrap(), None, "only the asked kinds");
+    let a = db.claim_job("w1", &["test"], lease, t(1)).await.unwrap().unwrap();
+    assert_eq!((a.payload["key"].as_str(), a.attempts), (Some("a"), 1));
+    assert_eq!(db.claim_job("w2", &["test"], lease, t(1)).await.unwrap(), None, "claimed jobs and future jobs wait");
+    assert!(matches!(db.complete_job(a.id, "w2").await, Err(StoreError::Conflict(_))), "only the holder completes");
+
+    // Failure: retried later, then buried after max_attempts.
+    assert!(!db.fail_job(a.id, "w1", "timeout", t(5)).await.unwrap());
+    assert_eq!(db.claim_job("w1", &["test"], lease, t(4)).await.unwrap(), None, "not before its retry time");
+    let again = db.claim_job("w1", &["test"], lease, t(5)).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (a.id, 2));
+    assert!(db.fail_job(again.id, "w1", "timeout again", t(6)).await.unwrap(), "dead after max_attempts");
+    assert_eq!(db.job_counts().await.unwrap().dead, 1);
+
+    // A worker that dies keeps its job only until the lease runs out.
+    let later = db.claim_job("crashed", &["test"], lease, t(100)).await.unwrap().unwrap();
+    assert_eq!(db.claim_job("w2", &["test"], lease, t(100)).await.unwrap(), None);
+    let rescued = db.claim_job("w2", &["test"], lease, t(102)).await.unwrap().unwrap();
+    assert_eq!(rescued.id, later.id);
+    assert!(db.complete_job(rescued.id, "crashed").await.is_err());
+    db.complete_job(rescued.id, "w2").await.unwrap();
+    assert_eq!(db.job_counts().await.unwrap(), townhall_store::JobCounts { queued: 0, running: 0, dead: 1 });
+    db.enqueue(&job("later", None)).await.unwrap();
+    assert_eq!(db.job_counts().await.unwrap().queued, 1, "a finished key can be enqueued again");
+}
+
+pub async fn concurrent_workers_never_share_a_job(db: Db) {
+    for i in 0..40 {
+        db.enqueue(&job(&format!("j{i}"), Some(t(0)))).await.unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let name = format!("w{w}");
+                let mut done = Vec::new();
+                while let Some(job) = db.claim_job(&name, &["test"], Duration::from_secs(60), t(1)).await.unwrap() {
+                    db.complete_job(job.id, &name).await.unwrap();
+                    done.push(job.id);
+                }
+                done
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40, "every job ran exactly once");
+}
+
+pub async fn audit_log_pages_streams_and_refuses_edits(db: Db) {
+    let a = db.create_institution(&institution("a"), &Actor::cli()).await.unwrap();
+    db.create_institution(&institution("b"), &Actor::System("demo".into())).await.unwrap();
+    db.create_team(a.id, "Prensa", &Actor::cli()).await.unwrap();
+    let first_page = db.audit_events(None, AuditEventId(0), 2).await.unwrap();
+    assert_eq!(first_page.len(), 2);
+    let rest = db.audit_events(None, first_page[1].id, 10).await.unwrap();
+    assert_eq!(rest.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["team.create"]);
+    assert_eq!(db.audit_events(Some(a.id), AuditEventId(0), 10).await.unwrap().len(), 2);
+    let streamed: Vec<_> = db.stream_audit().try_collect().await.unwrap();
+    assert_eq!(streamed.len(), 3);
+    assert_eq!(streamed[1].actor, Actor::System("demo".into()));
+    assert!(streamed.windows(2).all(|w| w[0].id < w[1].id));
+
+    let (update, delete) = ("UPDATE audit_events SET action = 'forged'", "DELETE FROM audit_events");
+    let refused = match &db {
+        Db::Sqlite(pool) => {
+            (sqlx::query(update).execute(pool).await.is_err(), sqlx::query(delete).execute(pool).await.is_err())
+        }
+        Db::Postgres(pool) => {
+            (sqlx::query(update).execute(pool).await.is_err(), sqlx::query(delete).execute(pool).await.is_err())
+        }
+    };
+    assert_eq!(refused, (true, true), "the database itself refuses to rewrite history");
+    assert_eq!(db.stream_audit().try_collect::<Vec<_>>().await.unwrap(), streamed);
+}
+
+pub async fn posts_stream_in_order_with_raw_payloads(db: Db) {
+    for i in 0..250 {
+        db.ingest_post(&post(&format!("s{i}"), &format!("post número {i}"))).await.unwrap();
+    }
+    let streamed: Vec<_> = db.stream_posts().try_collect().await.unwrap();
+    assert_eq!(streamed.len(), 250);
+    assert!(streamed.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(streamed[42].raw, b"{\"id\":\"s42\"}");
+}
