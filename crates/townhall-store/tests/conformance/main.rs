@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 //! The store's conformance suite: every scenario runs on a fresh SQLite database,
 //! and on a fresh PostgreSQL database when `TOWNHALL_TEST_POSTGRES_URL` names a
 //! server (`postgres://postgres@127.0.0.1:5432/postgres`). Each test creates its own

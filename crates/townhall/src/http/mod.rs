@@ -1,0 +1,94 @@
+//! HTTP: the staff UI, public pages and (with later issues) the JSON API, Open311
+//! and webhooks, in one axum router. Handlers translate between HTTP and the store
+//! or services; they hold no SQL and no business rule.
+
+mod ui;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use townhall_store::Db;
+
+use crate::config::Config;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+}
+
+/// No inline script or style, nothing from other origins, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The whole application as a router, for `serve` and for tests.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let header = |name, value: &'static str| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    Router::new()
+        .route("/", get(ui::overview))
+        .route("/static/townhall.css", get(ui::stylesheet))
+        .route("/healthz", get(healthz))
+        .fallback(ui::not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// Binds, prints the address a person should open, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+    let address: SocketAddr = listener.local_addr()?;
+    println!("Townhall is listening on http://{address}/");
+    tracing::info!(%address, backend = ?db.backend(), "serving");
+    let app = router(AppState { db }, config.server.max_body_bytes);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Liveness and database reachability, for load balancers and operators.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok", "database": "ok" }))).into_response(),
+        Err(error) => {
+            tracing::warn!(code = error.code(), %error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "unavailable", "database": error.code() })))
+                .into_response()
+        }
+    }
+}

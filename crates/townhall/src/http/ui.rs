@@ -1,0 +1,181 @@
+//! Server-rendered pages. Every value is escaped by askama; pages work without
+//! JavaScript and carry no inline script or style (the CSP forbids both).
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{Duration, Utc};
+use townhall_core::{Account, CaseStatus, MetricSnapshot};
+
+use super::AppState;
+
+const STYLESHEET: &str = include_str!("../../static/townhall.css");
+
+/// Weeks of follower history drawn on the overview.
+const HISTORY_DAYS: i64 = 182;
+
+/// One account's row on the overview.
+struct AccountView {
+    platform: &'static str,
+    handle: String,
+    display_name: String,
+    official: Option<String>,
+    followers: Option<i64>,
+    trend: Option<Trend>,
+}
+
+/// Follower history as an SVG polyline plus its words for screen readers.
+struct Trend {
+    points: String,
+    summary: String,
+}
+
+struct InstitutionView {
+    name: String,
+    slug: String,
+    kind: &'static str,
+    level: &'static str,
+    country: String,
+    parent: Option<String>,
+    jurisdiction: Option<String>,
+    accounts: Vec<AccountView>,
+    posts: i64,
+    cases: Vec<(&'static str, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct Overview {
+    institutions: Vec<InstitutionView>,
+    total_posts: i64,
+    deleted_posts: i64,
+    by_platform: Vec<(&'static str, i64)>,
+    total_accounts: usize,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: &'static str,
+    message: &'static str,
+}
+
+fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn error_page(status: StatusCode, title: &'static str, message: &'static str) -> Response {
+    render(status, &ErrorPage { title, message })
+}
+
+/// `GET /`: every institution with its accounts, follower trends, posts and cases.
+pub async fn overview(State(state): State<AppState>) -> Response {
+    match build_overview(&state).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => {
+            tracing::error!(code = error.code(), %error, "overview failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "The database did not answer. Try again shortly.",
+            )
+        }
+    }
+}
+
+async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::StoreError> {
+    let db = &state.db;
+    let institutions = db.institutions().await?;
+    let accounts = db.accounts(None).await?;
+    let now = Utc::now();
+    let mut views = Vec::with_capacity(institutions.len());
+    for institution in &institutions {
+        let mut account_views = Vec::new();
+        for account in accounts.iter().filter(|a| a.institution_id == institution.id) {
+            let series = db.metric_series(account.id, now - Duration::days(HISTORY_DAYS), now).await?;
+            account_views.push(account_view(account, &series));
+        }
+        let cases = db.case_counts(institution.id).await?;
+        views.push(InstitutionView {
+            name: institution.name.clone(),
+            slug: institution.slug.clone(),
+            kind: match institution.kind {
+                townhall_core::InstitutionKind::Government => "Government",
+                townhall_core::InstitutionKind::PublicCompany => "Public company",
+            },
+            level: institution.level.as_str(),
+            country: institution.country.to_string(),
+            parent: institution.parent.and_then(|p| institutions.iter().find(|i| i.id == p)).map(|p| p.name.clone()),
+            jurisdiction: institution.jurisdiction.clone(),
+            accounts: account_views,
+            posts: db.post_stats(Some(institution.id)).await?.total,
+            cases: CaseStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), cases.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n)))
+                .collect(),
+        });
+    }
+    let stats = db.post_stats(None).await?;
+    Ok(Overview {
+        institutions: views,
+        total_posts: stats.total,
+        deleted_posts: stats.deleted,
+        by_platform: stats.by_platform.iter().map(|(p, n)| (p.as_str(), *n)).collect(),
+        total_accounts: accounts.len(),
+    })
+}
+
+fn account_view(account: &Account, series: &[MetricSnapshot]) -> AccountView {
+    AccountView {
+        platform: account.platform.as_str(),
+        handle: account.handle.clone(),
+        display_name: account.display_name.clone(),
+        official: account.official.clone(),
+        followers: series.last().map(|s| s.followers),
+        trend: trend(series),
+    }
+}
+
+/// Scales a follower series into a 120×24 polyline.
+fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
+    let (first, last) = (series.first()?, series.last()?);
+    if series.len() < 2 {
+        return None;
+    }
+    let min = series.iter().map(|s| s.followers).min()?;
+    let max = series.iter().map(|s| s.followers).max()?;
+    let span = (max - min).max(1) as f64;
+    let step = 120.0 / (series.len() - 1) as f64;
+    let points = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{:.1},{:.1}", i as f64 * step, 22.0 - 20.0 * (s.followers - min) as f64 / span))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let summary = format!(
+        "{} to {} followers between {} and {}",
+        first.followers,
+        last.followers,
+        first.at.format("%Y-%m-%d"),
+        last.at.format("%Y-%m-%d")
+    );
+    Some(Trend { points, summary })
+}
+
+/// `GET /static/townhall.css`
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET)
+        .into_response()
+}
+
+/// Any unknown path.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+}
