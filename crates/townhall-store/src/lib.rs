@@ -15,6 +15,8 @@ mod jobs;
 mod metrics;
 mod posts;
 mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;

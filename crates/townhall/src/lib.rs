@@ -1,0 +1,116 @@
+//! The `townhall` application: one process for the web UI, the JSON API and the
+//! workers, plus the operator's commands. It owns configuration, the CLI, the
+//! services and HTTP; SQL lives in `townhall-store` and rules in `townhall-core`.
+//! `main.rs` only calls [`main`]; the library form lets integration tests start the
+//! real router.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod export;
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use townhall_store::{Db, DbOptions};
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{Config, Overrides};
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let file = cli.config.clone().or_else(|| Config::file_from_env(&env).map(PathBuf::from));
+    let overrides = Overrides { database_url: cli.database_url.clone(), bind: cli.command.bind() };
+    let config = match Config::load(file.as_deref(), &env, &overrides) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error.into()),
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Prints one line naming the error and its causes, for a person at a terminal.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    let message = format!("{error:#}");
+    let one_line: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    eprintln!("error: {}", one_line.join(" "));
+    ExitCode::FAILURE
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let options = DbOptions {
+        url: config.database.url.clone(),
+        max_connections: config.database.max_connections,
+        connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
+    };
+    Ok(Db::open(&options).await?)
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Config { command: ConfigCommand::Defaults } => {
+            print!("{}", config::DEFAULTS_TOML);
+            Ok(())
+        }
+        Command::Migrate => {
+            let options = DbOptions::new(&config.database.url);
+            let db = Db::connect(&options).await?;
+            let applied = db.migrate().await?;
+            println!(
+                "database {} is up to date ({applied} migrations applied)",
+                townhall_store::redact_url(&config.database.url)
+            );
+            db.close().await;
+            Ok(())
+        }
+        Command::Serve { demo, .. } => {
+            let db = open_db(&config).await?;
+            if demo {
+                if db.is_empty().await? {
+                    let summary = demo::load(&db, demo::DemoSize::default()).await?;
+                    println!("{summary}");
+                } else {
+                    println!("the database already holds data; demo data not loaded");
+                }
+            }
+            let result = http::serve(db.clone(), &config).await;
+            db.close().await;
+            result
+        }
+        Command::Export { what, format } => {
+            let db = open_db(&config).await?;
+            let stdout = std::io::stdout().lock();
+            let result = export::run(&db, what, format, stdout).await;
+            db.close().await;
+            eprintln!("exported {} records", result?);
+            Ok(())
+        }
+        Command::Admin { command } => {
+            let db = open_db(&config).await?;
+            let result = admin::run(&db, command).await;
+            db.close().await;
+            result
+        }
+    }
+}

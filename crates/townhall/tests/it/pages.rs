@@ -1,0 +1,105 @@
+//! Pages and HTTP behaviour, against the real router on 127.0.0.1 with a fresh database.
+
+use std::net::SocketAddr;
+
+use townhall::http::{AppState, router};
+use townhall_core::{Actor, CountryCode, InstitutionKind, Level, NewInstitution, Platform};
+use townhall_store::{Db, DbOptions, NewAccount};
+
+use crate::support::{Response, get};
+
+/// The application on a free port with a fresh SQLite database.
+struct TestApp {
+    address: SocketAddr,
+    db: Db,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("townhall.db").display());
+        let db = Db::open(&DbOptions::new(url)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = router(AppState { db: db.clone() }, 1024 * 1024);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TestApp { address, db, _dir: dir }
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        let (address, path) = (self.address, path.to_owned());
+        tokio::task::spawn_blocking(move || get(address, &path)).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let app = TestApp::start().await;
+    for path in ["/", "/healthz", "/no/such/page", "/static/townhall.css"] {
+        let response = app.get(path).await;
+        let csp = response.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+    let missing = app.get("/no/such/page").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("There is no page at this address."));
+}
+
+#[tokio::test]
+async fn an_empty_installation_says_how_to_start() {
+    let app = TestApp::start().await;
+    let page = app.get("/").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("townhall admin institution create"));
+    assert!(page.body.contains("<html lang=\"en\">") && page.body.contains("<main id=\"main\">"));
+}
+
+#[tokio::test]
+async fn hostile_names_render_as_inert_text() {
+    let app = TestApp::start().await;
+    let name = "<script>alert(1)</script>\u{202E}gnp.exe";
+    let institution = app
+        .db
+        .create_institution(
+            &NewInstitution {
+                slug: "hostile".into(),
+                name: name.into(),
+                kind: InstitutionKind::Government,
+                level: Level::Local,
+                country: CountryCode::parse("CL").unwrap(),
+                parent: None,
+                jurisdiction: Some("\" onmouseover=\"alert(2)".into()),
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let account = NewAccount {
+        institution_id: institution.id,
+        platform: Platform::Mastodon,
+        handle: "@x@evil.example".into(),
+        display_name: "<img src=x onerror=alert(3)>".into(),
+        external_id: None,
+        official: Some("<b>Mayor</b>".into()),
+    };
+    app.db.create_account(&account, &Actor::cli()).await.unwrap();
+    let page = app.get("/").await;
+    for raw in ["<script>alert(1)", "<img src=x", "\" onmouseover=\"", "<b>Mayor"] {
+        assert!(!page.body.contains(raw), "{raw:?} reached the page unescaped");
+    }
+    assert!(page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "shown as text");
+    assert!(page.body.contains("<bdi>&#60;script&#62;"), "names are isolated against bidi overrides");
+}
+
+#[tokio::test]
+async fn health_reports_an_unavailable_database() {
+    let app = TestApp::start().await;
+    assert_eq!(app.get("/healthz").await.status, 200);
+    app.db.close().await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status, 503);
+    assert!(health.body.contains("\"status\":\"unavailable\""), "{}", health.body);
+}
