@@ -1,1 +1,8 @@
-//! placeholder
+//! Townhall's text analysis: language, sentiment, intent, topics, urgency, spam,
+//! abuse and personal data of each post, as a deterministic, versioned
+//! `analyze(text, context) -> Enrichment`.
+//!
+//! It never does I/O at analysis time: models and lexicons load once, from files the
+//! project ships or builds. The analyzers arrive with the "Understand" issue; until
+//! then the store already enqueues an `analyze_post` job for every new post text, so
+//! every post stored today will be analysed when they do.
