@@ -50,7 +50,11 @@ impl Server {
         let mut reader = BufReader::new(server.child.stdout.take().expect("stdout"));
         loop {
             let mut line = String::new();
-            assert!(reader.read_line(&mut line).expect("read stdout") > 0, "serve exited early: {:?}", server.stdout_lines);
+            assert!(
+                reader.read_line(&mut line).expect("read stdout") > 0,
+                "serve exited early: {:?}",
+                server.stdout_lines
+            );
             let line = line.trim_end().to_owned();
             if let Some(rest) = line.strip_prefix("Townhall is listening on http://") {
                 server.address = rest.trim_end_matches('/').parse().expect("printed address");
