@@ -22,7 +22,10 @@ pub use case::{Case, CaseAction, CaseEvent, CaseStatus, CloseReason, Priority, R
 pub use id::{AccountId, AuditEventId, CaseId, ContactId, InstitutionId, JobId, PostId, TeamId, UserId};
 pub use institution::{CountryCode, Institution, InstitutionKind, Level, NewInstitution, Team};
 pub use metrics::MetricSnapshot;
-pub use post::{Ingest, NewPost, Post, PostMetrics, PostVersion, StoredPostHead};
+pub use post::{
+    Engagement, EngagementKind, Ingest, MediaRef, NewPost, PlatformEvent, Post, PostEntities, PostMetrics, PostVersion,
+    StoredPostHead,
+};
 pub use search::{SearchQuery, SearchQueryError};
 pub use user::{Role, User};
 

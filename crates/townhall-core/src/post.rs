@@ -20,6 +20,47 @@ pub struct PostMetrics {
     pub quotes: i64,
 }
 
+/// What a post points at, as the platform marked it up: whom it mentions, which
+/// hashtags and links it carries, its attachments and the post it quotes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostEntities {
+    /// Handles mentioned, without a leading `@`, as the platform spells them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// Hashtags, without `#`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hashtags: Vec<String>,
+    /// Links the post carries, `http` and `https` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// Attachments, by reference: Townhall never fetches them on import.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaRef>,
+    /// External id of the post this one quotes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote_of: Option<String>,
+}
+
+impl PostEntities {
+    /// True when the post carries none.
+    pub fn is_empty(&self) -> bool {
+        self == &PostEntities::default()
+    }
+}
+
+/// An attachment of a post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// `image`, `video`, `audio`, `gifv`, `file` or what the platform calls it.
+    pub kind: String,
+    /// Where the platform serves it.
+    pub url: String,
+    /// Its description (alt text), if the author wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
+}
+
 /// A stored post, in its latest version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Post {
@@ -49,6 +90,8 @@ pub struct Post {
     pub conversation: Option<String>,
     /// Engagement counts.
     pub metrics: PostMetrics,
+    /// Mentions, hashtags, links, media and quote of the latest version.
+    pub entities: PostEntities,
     /// Version number of the latest version, from 1.
     pub version: i32,
     /// Set when the platform reported it deleted: the tombstone. Text and versions stay.
@@ -99,8 +142,83 @@ pub struct NewPost {
     pub conversation: Option<String>,
     /// See [`Post::metrics`].
     pub metrics: PostMetrics,
+    /// See [`Post::entities`].
+    pub entities: PostEntities,
     /// The payload exactly as received.
     pub raw: Vec<u8>,
+}
+
+/// Something a platform reported: a post, or a change to one. Connectors produce these,
+/// the store applies them idempotently.
+// Nearly every event is a post, so boxing it would cost an allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformEvent {
+    /// A post, new or edited, or a copy of one already held.
+    Post(NewPost),
+    /// The platform deleted a post; it becomes a tombstone.
+    Deleted {
+        /// Its platform.
+        platform: Platform,
+        /// Its id there.
+        external_id: String,
+        /// When it was deleted (or when the deletion was reported).
+        at: DateTime<Utc>,
+        /// The deletion event as received.
+        raw: Vec<u8>,
+    },
+    /// The page owner hid or unhid a post on the platform.
+    Hidden {
+        /// Its platform.
+        platform: Platform,
+        /// Its id there.
+        external_id: String,
+        /// Hidden now, or shown again.
+        hidden: bool,
+        /// When.
+        at: DateTime<Utc>,
+        /// The event as received.
+        raw: Vec<u8>,
+    },
+    /// Someone liked, reposted or reacted to a post, or took it back.
+    Engagement(Engagement),
+}
+
+impl PlatformEvent {
+    /// The platform the event came from.
+    pub fn platform(&self) -> Platform {
+        match self {
+            PlatformEvent::Post(post) => post.platform,
+            PlatformEvent::Deleted { platform, .. } | PlatformEvent::Hidden { platform, .. } => *platform,
+            PlatformEvent::Engagement(e) => e.platform,
+        }
+    }
+}
+
+/// One like, repost or reaction. It has an identity of its own, so a replayed one
+/// counts once and its withdrawal undoes exactly it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engagement {
+    /// The platform.
+    pub platform: Platform,
+    /// The engagement's own id there (a like record's key, reactor and post, …).
+    pub key: String,
+    /// External id of the post engaged with; `None` on a withdrawal that names only the key.
+    pub target: Option<String>,
+    /// What it counts as.
+    pub kind: EngagementKind,
+    /// True when made, false when withdrawn.
+    pub active: bool,
+}
+
+crate::named_enum! {
+    /// Which counter of [`PostMetrics`] an engagement moves.
+    pub enum EngagementKind as "engagement kind" {
+        /// Like, favourite or reaction.
+        Like = "like",
+        /// Repost, boost, share.
+        Repost = "repost",
+    }
 }
 
 /// What the store knows of an already stored post, enough to decide what an incoming
@@ -172,6 +290,7 @@ mod tests {
             reply_to: None,
             conversation: None,
             metrics: PostMetrics::default(),
+            entities: PostEntities::default(),
             raw: b"{}".to_vec(),
         }
     }

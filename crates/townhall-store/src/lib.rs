@@ -9,11 +9,13 @@
 
 mod audit;
 mod cases;
+mod cursors;
 mod directory;
 mod error;
 mod jobs;
 mod metrics;
 mod posts;
+mod quarantine;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,7 +31,8 @@ pub use cases::NewCase;
 pub use directory::{NewAccount, NewUser};
 pub use error::StoreError;
 pub use jobs::{Job, JobCounts, NewJob};
-pub use posts::{IngestOutcome, PostFilter, PostStats};
+pub use posts::{EventOutcome, IngestOutcome, PostFilter, PostStats};
+pub use quarantine::QuarantinedRecord;
 
 /// Result of every store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

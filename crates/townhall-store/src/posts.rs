@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
-use townhall_core::{Ingest, InstitutionId, NewPost, Platform, Post, PostId, PostVersion, SearchQuery, StoredPostHead};
+use townhall_core::{
+    Ingest, InstitutionId, NewPost, Platform, PlatformEvent, Post, PostId, PostMetrics, PostVersion, SearchQuery,
+    StoredPostHead,
+};
 
 use crate::jobs::enqueue_in_tx;
 use crate::rows::{PostRow, PostVersionRow, contact_binds, post_columns};
@@ -86,6 +89,322 @@ fn tsquery(query: &SearchQuery) -> String {
     parts.join(" & ")
 }
 
+/// What applying one platform event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// A post was stored, found already stored, or edited.
+    Post(IngestOutcome),
+    /// A deletion: the post's id, and whether it was news.
+    Deleted(PostId, bool),
+    /// A hide or unhide: the post's id (`None` when Townhall does not hold the post),
+    /// and whether it changed anything.
+    Hidden(Option<PostId>, bool),
+    /// A like or repost: the post's id (`None` when Townhall does not hold the post),
+    /// and whether it changed the count.
+    Engaged(Option<PostId>, bool),
+}
+
+/// Stores one post inside an open write transaction; evaluates to
+/// `Result<IngestOutcome>`. A macro because each backend has its own transaction type.
+macro_rules! ingest_in_tx {
+    ($tx:ident, $post:expr, $now:expr) => {
+        async {
+            let post: &NewPost = $post;
+            let now: DateTime<Utc> = $now;
+            let platform = post.platform.as_str();
+            let external_id = storable_text(&post.external_id);
+            let text = storable_text(&post.text);
+            let entities = entities_json(post);
+            let contact_id: Option<i64> = match &post.author {
+                None => None,
+                Some(author) => {
+                    let (author_id, handle, display_name) = contact_binds(author);
+                    Some(
+                        sqlx::query_scalar(
+                            "INSERT INTO contacts (platform, external_id, handle, display_name, created_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, external_id) \
+                             DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name RETURNING id",
+                        )
+                        .bind(platform)
+                        .bind(author_id)
+                        .bind(handle)
+                        .bind(display_name)
+                        .bind(now)
+                        .fetch_one(&mut *$tx)
+                        .await?,
+                    )
+                }
+            };
+            let head: Option<(i64, i32, String, Option<DateTime<Utc>>)> =
+                sqlx::query_as("SELECT id, version, text, edited_at FROM posts WHERE platform = $1 AND external_id = $2")
+                    .bind(platform)
+                    .bind(&external_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            let head =
+                head.map(|(id, version, text, edited_at)| StoredPostHead { id: PostId(id), version, text, edited_at });
+            let (id, version, outcome) = match Ingest::decide(head.as_ref(), post) {
+                Ingest::Duplicate(id) => {
+                    if post.metrics != PostMetrics::default() {
+                        // The platform's own counts are newer than what we hold.
+                        sqlx::query("UPDATE posts SET likes = $1, reposts = $2, replies = $3, quotes = $4 WHERE id = $5")
+                            .bind(post.metrics.likes)
+                            .bind(post.metrics.reposts)
+                            .bind(post.metrics.replies)
+                            .bind(post.metrics.quotes)
+                            .bind(id.0)
+                            .execute(&mut *$tx)
+                            .await?;
+                    }
+                    return Ok(IngestOutcome::Duplicate(id));
+                }
+                Ingest::Insert => {
+                    // ON CONFLICT: a concurrent writer may have stored it since we looked.
+                    let inserted: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO posts (platform, external_id, account_id, contact_id, text, lang_hint, created_at, \
+                         received_at, edited_at, reply_to, conversation, likes, reposts, replies, quotes, version, raw, \
+                         entities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17) \
+                         ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(platform)
+                    .bind(&external_id)
+                    .bind(post.account_id.map(|a| a.0))
+                    .bind(contact_id)
+                    .bind(&text)
+                    .bind(post.lang_hint.as_deref().map(storable_text))
+                    .bind(post.created_at)
+                    .bind(now)
+                    .bind(post.edited_at)
+                    .bind(post.reply_to.as_deref().map(storable_text))
+                    .bind(post.conversation.as_deref().map(storable_text))
+                    .bind(post.metrics.likes)
+                    .bind(post.metrics.reposts)
+                    .bind(post.metrics.replies)
+                    .bind(post.metrics.quotes)
+                    .bind(post.raw.as_slice())
+                    .bind(&entities)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                    match inserted {
+                        Some(id) => (id, 1, IngestOutcome::Inserted(PostId(id))),
+                        None => {
+                            let id: i64 =
+                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                                    .bind(platform)
+                                    .bind(&external_id)
+                                    .fetch_one(&mut *$tx)
+                                    .await?;
+                            return Ok(IngestOutcome::Duplicate(PostId(id)));
+                        }
+                    }
+                }
+                Ingest::NewVersion(id, version) => (id.0, version, IngestOutcome::Edited(id, version)),
+                Ingest::FillTombstone(id) => (id.0, 1, IngestOutcome::FilledTombstone(id)),
+            };
+            if !matches!(outcome, IngestOutcome::Inserted(_)) {
+                // The row holds the latest version; a tombstone stays a tombstone.
+                sqlx::query(
+                    "UPDATE posts SET text = $1, edited_at = $2, raw = $3, \
+                     created_at = CASE WHEN version = 0 THEN $4 ELSE created_at END, version = $5, \
+                     lang_hint = COALESCE($6, lang_hint), contact_id = COALESCE($7, contact_id), \
+                     account_id = COALESCE($8, account_id), reply_to = COALESCE($9, reply_to), \
+                     conversation = COALESCE($10, conversation), entities = $11 WHERE id = $12",
+                )
+                .bind(&text)
+                .bind(post.edited_at)
+                .bind(post.raw.as_slice())
+                .bind(post.created_at)
+                .bind(version)
+                .bind(post.lang_hint.as_deref().map(storable_text))
+                .bind(contact_id)
+                .bind(post.account_id.map(|a| a.0))
+                .bind(post.reply_to.as_deref().map(storable_text))
+                .bind(post.conversation.as_deref().map(storable_text))
+                .bind(&entities)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            sqlx::query("INSERT INTO post_versions (post_id, version, text, at, raw) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id)
+                .bind(version)
+                .bind(&text)
+                .bind(post.edited_at.unwrap_or(post.created_at))
+                .bind(post.raw.as_slice())
+                .execute(&mut *$tx)
+                .await?;
+            enqueue_in_tx!($tx, now, &analyze_job(id, version)).await?;
+            Ok::<_, StoreError>(outcome)
+        }
+    };
+}
+
+/// Records a deletion inside an open write transaction; evaluates to
+/// `Result<(PostId, bool)>`.
+macro_rules! tombstone_in_tx {
+    ($tx:ident, $platform:expr, $external_id:expr, $at:expr, $raw:expr, $now:expr) => {
+        async {
+            let (platform, at, raw, now): (Platform, DateTime<Utc>, &[u8], DateTime<Utc>) =
+                ($platform, $at, $raw, $now);
+            let external_id = storable_text($external_id);
+            let updated: Option<i64> = sqlx::query_scalar(
+                "UPDATE posts SET deleted_at = $1, deletion_raw = $2 WHERE platform = $3 AND external_id = $4 \
+                 AND deleted_at IS NULL RETURNING id",
+            )
+            .bind(at)
+            .bind(raw)
+            .bind(platform.as_str())
+            .bind(&external_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if let Some(id) = updated {
+                return Ok((PostId(id), true));
+            }
+            // The deletion came first: a tombstone waits for the post.
+            let placeholder: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO posts (platform, external_id, text, created_at, received_at, version, deleted_at, \
+                 deletion_raw, raw) VALUES ($1, $2, '', $3, $4, 0, $3, $5, $6) \
+                 ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+            )
+            .bind(platform.as_str())
+            .bind(&external_id)
+            .bind(at)
+            .bind(now)
+            .bind(raw)
+            .bind(Vec::<u8>::new())
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if let Some(id) = placeholder {
+                return Ok((PostId(id), true));
+            }
+            let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                .bind(platform.as_str())
+                .bind(&external_id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            Ok::<_, StoreError>((PostId(id), false))
+        }
+    };
+}
+
+/// Applies one platform event inside an open write transaction; evaluates to
+/// `Result<EventOutcome>`.
+macro_rules! apply_in_tx {
+    ($tx:ident, $event:expr, $now:expr) => {
+        async {
+            let now: DateTime<Utc> = $now;
+            Ok::<_, StoreError>(match $event {
+                PlatformEvent::Post(post) => EventOutcome::Post(ingest_in_tx!($tx, post, now).await?),
+                PlatformEvent::Deleted { platform, external_id, at, raw } => {
+                    let (id, changed) = tombstone_in_tx!($tx, *platform, external_id, *at, raw, now).await?;
+                    EventOutcome::Deleted(id, changed)
+                }
+                PlatformEvent::Hidden { platform, external_id, hidden, at, raw } => {
+                    let changed: Option<(i64, bool)> = sqlx::query_as(
+                        "UPDATE posts SET hidden = $1 WHERE platform = $2 AND external_id = $3 \
+                         RETURNING id, hidden",
+                    )
+                    .bind(*hidden)
+                    .bind(platform.as_str())
+                    .bind(storable_text(external_id))
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                    match changed {
+                        None => EventOutcome::Hidden(None, false),
+                        Some((id, _)) => {
+                            // Every hide is kept with its payload; a replay of the same one is not news.
+                            let kind = if *hidden { "hidden" } else { "shown" };
+                            let seen: Option<i64> = sqlx::query_scalar(
+                                "SELECT id FROM post_events WHERE post_id = $1 AND kind = $2 AND at = $3 AND raw = $4",
+                            )
+                            .bind(id)
+                            .bind(kind)
+                            .bind(*at)
+                            .bind(raw.as_slice())
+                            .fetch_optional(&mut *$tx)
+                            .await?;
+                            if seen.is_none() {
+                                sqlx::query("INSERT INTO post_events (post_id, kind, at, raw) VALUES ($1, $2, $3, $4)")
+                                    .bind(id)
+                                    .bind(kind)
+                                    .bind(*at)
+                                    .bind(raw.as_slice())
+                                    .execute(&mut *$tx)
+                                    .await?;
+                            }
+                            EventOutcome::Hidden(Some(PostId(id)), seen.is_none())
+                        }
+                    }
+                }
+                PlatformEvent::Engagement(e) => {
+                    let platform = e.platform.as_str();
+                    let key = storable_text(&e.key);
+                    let known: Option<(i64, String, bool)> =
+                        sqlx::query_as("SELECT post_id, kind, active FROM engagements WHERE platform = $1 AND key = $2")
+                            .bind(platform)
+                            .bind(&key)
+                            .fetch_optional(&mut *$tx)
+                            .await?;
+                    let counted: Option<(i64, String, i64)> = match (known, &e.target) {
+                        (Some((post_id, _, active)), _) if active == e.active => {
+                            return Ok(EventOutcome::Engaged(Some(PostId(post_id)), false));
+                        }
+                        (Some((post_id, kind, _)), _) => {
+                            sqlx::query("UPDATE engagements SET active = $1 WHERE platform = $2 AND key = $3")
+                                .bind(e.active)
+                                .bind(platform)
+                                .bind(&key)
+                                .execute(&mut *$tx)
+                                .await?;
+                            Some((post_id, kind, if e.active { 1 } else { -1 }))
+                        }
+                        (None, Some(target)) if e.active => {
+                            let post_id: Option<i64> =
+                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                                    .bind(platform)
+                                    .bind(storable_text(target))
+                                    .fetch_optional(&mut *$tx)
+                                    .await?;
+                            if let Some(post_id) = post_id {
+                                sqlx::query(
+                                    "INSERT INTO engagements (platform, key, post_id, kind, active) \
+                                     VALUES ($1, $2, $3, $4, $5)",
+                                )
+                                .bind(platform)
+                                .bind(&key)
+                                .bind(post_id)
+                                .bind(e.kind.as_str())
+                                .bind(true)
+                                .execute(&mut *$tx)
+                                .await?;
+                            }
+                            post_id.map(|id| (id, e.kind.as_str().to_owned(), 1))
+                        }
+                        // A like of a post Townhall does not hold, or the withdrawal of one never counted.
+                        (None, _) => return Ok(EventOutcome::Engaged(None, false)),
+                    };
+                    match counted {
+                        None => EventOutcome::Engaged(None, false),
+                        Some((post_id, kind, delta)) => {
+                            let sql = if kind == "repost" {
+                                "UPDATE posts SET reposts = CASE WHEN reposts + $1 < 0 THEN 0 ELSE reposts + $1 END WHERE id = $2"
+                            } else {
+                                "UPDATE posts SET likes = CASE WHEN likes + $1 < 0 THEN 0 ELSE likes + $1 END WHERE id = $2"
+                            };
+                            sqlx::query(sql).bind(delta).bind(post_id).execute(&mut *$tx).await?;
+                            EventOutcome::Engaged(Some(PostId(post_id)), true)
+                        }
+                    }
+                }
+            })
+        }
+    };
+}
+
+fn entities_json(post: &NewPost) -> String {
+    serde_json::to_string(&post.entities).unwrap_or_else(|_| "{}".into())
+}
+
 impl Db {
     /// Stores one incoming post; see [`Db::ingest_posts`].
     pub async fn ingest_post(&self, post: &NewPost) -> Result<IngestOutcome> {
@@ -104,131 +423,32 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             let mut outcomes = Vec::with_capacity(posts.len());
             for post in posts {
-                let platform = post.platform.as_str();
-                let external_id = storable_text(&post.external_id);
-                let text = storable_text(&post.text);
-                let contact_id: Option<i64> = match &post.author {
-                    None => None,
-                    Some(author) => {
-                        let (author_id, handle, display_name) = contact_binds(author);
-                        Some(
-                            sqlx::query_scalar(
-                                "INSERT INTO contacts (platform, external_id, handle, display_name, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, external_id) \
-                                 DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name RETURNING id",
-                            )
-                            .bind(platform)
-                            .bind(author_id)
-                            .bind(handle)
-                            .bind(display_name)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?,
-                        )
-                    }
-                };
-                let head: Option<(i64, i32, String, Option<DateTime<Utc>>)> = sqlx::query_as(
-                    "SELECT id, version, text, edited_at FROM posts WHERE platform = $1 AND external_id = $2",
-                )
-                .bind(platform)
-                .bind(&external_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let head = head.map(|(id, version, text, edited_at)| StoredPostHead {
-                    id: PostId(id),
-                    version,
-                    text,
-                    edited_at,
-                });
-                let (id, version, outcome) = match Ingest::decide(head.as_ref(), post) {
-                    Ingest::Duplicate(id) => {
-                        outcomes.push(IngestOutcome::Duplicate(id));
-                        continue;
-                    }
-                    Ingest::Insert => {
-                        // ON CONFLICT: a concurrent writer may have stored it since we looked.
-                        let inserted: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO posts (platform, external_id, account_id, contact_id, text, lang_hint, created_at, \
-                             received_at, edited_at, reply_to, conversation, likes, reposts, replies, quotes, version, raw) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16) \
-                             ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
-                        )
-                        .bind(platform)
-                        .bind(&external_id)
-                        .bind(post.account_id.map(|a| a.0))
-                        .bind(contact_id)
-                        .bind(&text)
-                        .bind(post.lang_hint.as_deref().map(storable_text))
-                        .bind(post.created_at)
-                        .bind(now)
-                        .bind(post.edited_at)
-                        .bind(post.reply_to.as_deref().map(storable_text))
-                        .bind(post.conversation.as_deref().map(storable_text))
-                        .bind(post.metrics.likes)
-                        .bind(post.metrics.reposts)
-                        .bind(post.metrics.replies)
-                        .bind(post.metrics.quotes)
-                        .bind(post.raw.as_slice())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        match inserted {
-                            Some(id) => (id, 1, IngestOutcome::Inserted(PostId(id))),
-                            None => {
-                                let id: i64 =
-                                    sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
-                                        .bind(platform)
-                                        .bind(&external_id)
-                                        .fetch_one(&mut *tx)
-                                        .await?;
-                                outcomes.push(IngestOutcome::Duplicate(PostId(id)));
-                                continue;
-                            }
-                        }
-                    }
-                    Ingest::NewVersion(id, version) => (id.0, version, IngestOutcome::Edited(id, version)),
-                    Ingest::FillTombstone(id) => (id.0, 1, IngestOutcome::FilledTombstone(id)),
-                };
-                if !matches!(outcome, IngestOutcome::Inserted(_)) {
-                    // The row holds the latest version; a tombstone stays a tombstone.
-                    sqlx::query(
-                        "UPDATE posts SET text = $1, edited_at = $2, raw = $3, \
-                         created_at = CASE WHEN version = 0 THEN $4 ELSE created_at END, version = $5, \
-                         lang_hint = COALESCE($6, lang_hint), contact_id = COALESCE($7, contact_id), \
-                         account_id = COALESCE($8, account_id), reply_to = COALESCE($9, reply_to), \
-                         conversation = COALESCE($10, conversation) WHERE id = $11",
-                    )
-                    .bind(&text)
-                    .bind(post.edited_at)
-                    .bind(post.raw.as_slice())
-                    .bind(post.created_at)
-                    .bind(version)
-                    .bind(post.lang_hint.as_deref().map(storable_text))
-                    .bind(contact_id)
-                    .bind(post.account_id.map(|a| a.0))
-                    .bind(post.reply_to.as_deref().map(storable_text))
-                    .bind(post.conversation.as_deref().map(storable_text))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query("INSERT INTO post_versions (post_id, version, text, at, raw) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(id)
-                    .bind(version)
-                    .bind(&text)
-                    .bind(post.edited_at.unwrap_or(post.created_at))
-                    .bind(post.raw.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-                enqueue_in_tx!(tx, now, &analyze_job(id, version)).await?;
-                outcomes.push(outcome);
+                outcomes.push(ingest_in_tx!(tx, post, now).await?);
             }
             tx.commit().await?;
             Ok(outcomes)
         })
     }
-}
 
-impl Db {
+    /// Applies a batch of platform events in one transaction: all or none, so a
+    /// batch acknowledged to the caller has been durably stored.
+    ///
+    /// Every event is idempotent: posts as in [`Db::ingest_posts`]; deletions become
+    /// tombstones; hides flag the post and keep the event; a like or repost counts
+    /// once per key and its withdrawal undoes it. Nothing is ever physically deleted.
+    pub async fn apply_events(&self, events: &[PlatformEvent]) -> Result<Vec<EventOutcome>> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(apply_in_tx!(tx, event, now).await?);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+    }
+
     /// Records that the platform deleted a post. The post keeps its text and versions;
     /// if the deletion arrives before the post, a tombstone waits for it.
     /// Returns the post's id and whether this call changed anything.
@@ -239,49 +459,10 @@ impl Db {
         at: DateTime<Utc>,
         raw: &[u8],
     ) -> Result<(PostId, bool)> {
-        let external_id = storable_text(external_id);
         let now = Utc::now();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let updated: Option<i64> = sqlx::query_scalar(
-                "UPDATE posts SET deleted_at = $1, deletion_raw = $2 WHERE platform = $3 AND external_id = $4 \
-                 AND deleted_at IS NULL RETURNING id",
-            )
-            .bind(at)
-            .bind(raw)
-            .bind(platform.as_str())
-            .bind(&external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let result = match updated {
-                Some(id) => (PostId(id), true),
-                None => {
-                    let placeholder: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO posts (platform, external_id, text, created_at, received_at, version, deleted_at, deletion_raw, raw) \
-                         VALUES ($1, $2, '', $3, $4, 0, $3, $5, $6) ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(platform.as_str())
-                    .bind(&external_id)
-                    .bind(at)
-                    .bind(now)
-                    .bind(raw)
-                    .bind(Vec::<u8>::new())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match placeholder {
-                        Some(id) => (PostId(id), true),
-                        None => {
-                            let id: i64 =
-                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
-                                    .bind(platform.as_str())
-                                    .bind(&external_id)
-                                    .fetch_one(&mut *tx)
-                                    .await?;
-                            (PostId(id), false)
-                        }
-                    }
-                }
-            };
+            let result = tombstone_in_tx!(tx, platform, external_id, at, raw, now).await?;
             tx.commit().await?;
             Ok(result)
         })

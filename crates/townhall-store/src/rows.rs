@@ -137,6 +137,7 @@ pub(crate) struct PostRow {
     deleted_at: Option<DateTime<Utc>>,
     hidden: bool,
     raw: Vec<u8>,
+    entities: String,
 }
 
 /// The column list matching [`PostRow`] for a query on `posts p`, as a literal so
@@ -145,7 +146,7 @@ macro_rules! post_columns {
     () => {
         "p.id, p.platform, p.external_id, p.account_id, p.contact_id, p.text, p.lang_hint, p.created_at, \
          p.received_at, p.edited_at, p.reply_to, p.conversation, p.likes, p.reposts, p.replies, p.quotes, \
-         p.version, p.deleted_at, p.hidden, p.raw"
+         p.version, p.deleted_at, p.hidden, p.raw, p.entities"
     };
 }
 pub(crate) use post_columns;
@@ -171,6 +172,8 @@ impl TryFrom<PostRow> for Post {
             deleted_at: r.deleted_at,
             hidden: r.hidden,
             raw: r.raw,
+            entities: serde_json::from_str(&r.entities)
+                .map_err(|e| StoreError::Corrupt(format!("post entities: {e}")))?,
         })
     }
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use townhall_core::{
     Account, Actor, CaseAction, CloseReason, CountryCode, InstitutionKind, Level, MetricSnapshot, NewContact,
-    NewInstitution, NewPost, Platform, PostMetrics, Priority, Team, User, transition,
+    NewInstitution, NewPost, Platform, PostEntities, PostMetrics, Priority, Team, User, transition,
 };
 use townhall_store::{Db, IngestOutcome, NewAccount, NewCase, NewUser};
 
@@ -439,6 +439,10 @@ pub async fn load(db: &Db, size: DemoSize) -> anyhow::Result<DemoSummary> {
                 reposts: rng.random_range(0..8),
                 replies: 0,
                 quotes: 0,
+            },
+            entities: PostEntities {
+                mentions: vec![account.handle.trim_start_matches('@').to_owned()],
+                ..PostEntities::default()
             },
             raw: Vec::new(),
         };

@@ -42,4 +42,9 @@ conformance! {
     concurrent_workers_never_share_a_job,
     audit_log_pages_streams_and_refuses_edits,
     posts_stream_in_order_with_raw_payloads,
+    entities_are_kept_with_each_version,
+    platform_events_apply_idempotently_in_one_batch,
+    a_failing_event_batch_stores_nothing,
+    cursors_are_saved_and_replaced,
+    unreadable_records_are_quarantined_byte_for_byte,
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::TryStreamExt;
 use townhall_core::{
-    AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, InstitutionKind, Level, MetricSnapshot,
-    NewContact, NewInstitution, NewPost, Platform, PostMetrics, Priority, Role, SearchQuery, transition,
+    AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, Engagement, EngagementKind, InstitutionKind,
+    Level, MediaRef, MetricSnapshot, NewContact, NewInstitution, NewPost, Platform, PlatformEvent, PostEntities,
+    PostMetrics, Priority, Role, SearchQuery, transition,
 };
-use townhall_store::{Db, IngestOutcome, NewAccount, NewCase, NewJob, NewUser, PostFilter, StoreError};
+use townhall_store::{Db, EventOutcome, IngestOutcome, NewAccount, NewCase, NewJob, NewUser, PostFilter, StoreError};
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_760_000_000 + minutes * 60, 0).unwrap()
@@ -43,6 +44,7 @@ fn post(external_id: &str, text: &str) -> NewPost {
         reply_to: None,
         conversation: Some(external_id.into()),
         metrics: PostMetrics { likes: 3, ..PostMetrics::default() },
+        entities: PostEntities::default(),
         raw: format!("{{\"id\":\"{external_id}\"}}").into_bytes(),
     }
 }
@@ -498,4 +500,136 @@ pub async fn posts_stream_in_order_with_raw_payloads(db: Db) {
     assert_eq!(streamed.len(), 250);
     assert!(streamed.windows(2).all(|w| w[0].id < w[1].id));
     assert_eq!(streamed[42].raw, b"{\"id\":\"s42\"}");
+}
+
+pub async fn entities_are_kept_with_each_version(db: Db) {
+    let entities = PostEntities {
+        mentions: vec!["muni_valpo".into()],
+        hashtags: vec!["Valparaíso".into()],
+        links: vec!["https://example.org/a?b=1".into()],
+        media: vec![MediaRef {
+            kind: "image".into(),
+            url: "https://example.org/i.jpg".into(),
+            alt: Some("Bache".into()),
+        }],
+        quote_of: Some("99".into()),
+    };
+    let id = db.ingest_post(&NewPost { entities: entities.clone(), ..post("300", "Bache") }).await.unwrap().post_id();
+    assert_eq!(db.post(id).await.unwrap().unwrap().entities, entities);
+    let edited = NewPost { edited_at: Some(t(3)), ..post("300", "Bache enorme") };
+    db.ingest_post(&edited).await.unwrap();
+    assert!(db.post(id).await.unwrap().unwrap().entities.is_empty(), "entities follow the latest version");
+}
+
+pub async fn platform_events_apply_idempotently_in_one_batch(db: Db) {
+    let like = |key: &str, active: bool, target: Option<&str>| {
+        PlatformEvent::Engagement(Engagement {
+            platform: Platform::Mastodon,
+            key: key.into(),
+            target: target.map(Into::into),
+            kind: EngagementKind::Like,
+            active,
+        })
+    };
+    let hide = |hidden: bool, minute: i64| PlatformEvent::Hidden {
+        platform: Platform::Mastodon,
+        external_id: "400".into(),
+        hidden,
+        at: t(minute),
+        raw: format!("{{\"hide\":{hidden}}}").into_bytes(),
+    };
+    let batch = vec![
+        PlatformEvent::Post(NewPost { metrics: PostMetrics::default(), ..post("400", "Hola") }),
+        like("l1", true, Some("400")),
+        like("l2", true, Some("400")),
+        like("l3", true, Some("not-held")),
+        hide(true, 1),
+        PlatformEvent::Deleted {
+            platform: Platform::Mastodon,
+            external_id: "401".into(),
+            at: t(2),
+            raw: b"{}".to_vec(),
+        },
+    ];
+    let first = db.apply_events(&batch).await.unwrap();
+    let id = first[0];
+    let EventOutcome::Post(IngestOutcome::Inserted(id)) = id else { panic!("{id:?}") };
+    assert_eq!(
+        &first[1..],
+        &[
+            EventOutcome::Engaged(Some(id), true),
+            EventOutcome::Engaged(Some(id), true),
+            EventOutcome::Engaged(None, false),
+            EventOutcome::Hidden(Some(id), true),
+            first[5],
+        ]
+    );
+    assert!(matches!(first[5], EventOutcome::Deleted(_, true)));
+    let stored = db.post(id).await.unwrap().unwrap();
+    assert_eq!((stored.metrics.likes, stored.hidden), (2, true));
+
+    // The same batch again changes nothing.
+    let again = db.apply_events(&batch).await.unwrap();
+    assert_eq!(again[0], EventOutcome::Post(IngestOutcome::Duplicate(id)));
+    assert!(
+        again[1..].iter().all(|o| !matches!(
+            o,
+            EventOutcome::Engaged(_, true) | EventOutcome::Hidden(_, true) | EventOutcome::Deleted(_, true)
+        )),
+        "{again:?}"
+    );
+    assert_eq!(db.post(id).await.unwrap().unwrap().metrics.likes, 2);
+
+    // A withdrawal by key alone undoes its like once; an unhide shows the post again.
+    let undo = db.apply_events(&[like("l1", false, None), like("l1", false, None), hide(false, 5)]).await.unwrap();
+    assert_eq!(
+        undo,
+        [
+            EventOutcome::Engaged(Some(id), true),
+            EventOutcome::Engaged(Some(id), false),
+            EventOutcome::Hidden(Some(id), true)
+        ]
+    );
+    let stored = db.post(id).await.unwrap().unwrap();
+    assert_eq!((stored.metrics.likes, stored.hidden), (1, false));
+
+    // A platform count on a copy of the post replaces ours.
+    db.apply_events(&[PlatformEvent::Post(NewPost {
+        metrics: PostMetrics { likes: 40, replies: 2, ..PostMetrics::default() },
+        ..post("400", "Hola")
+    })])
+    .await
+    .unwrap();
+    assert_eq!(db.post(id).await.unwrap().unwrap().metrics.likes, 40);
+}
+
+pub async fn a_failing_event_batch_stores_nothing(db: Db) {
+    let mut unknown_account = post("501", "x");
+    unknown_account.account_id = Some(AccountId(999_999));
+    let err = db.apply_events(&[PlatformEvent::Post(post("500", "kept?")), PlatformEvent::Post(unknown_account)]).await;
+    assert!(err.is_err(), "a post naming an account that does not exist is refused");
+    assert!(db.post_by_external_id(Platform::Mastodon, "500").await.unwrap().is_none(), "the batch was rolled back");
+}
+
+pub async fn cursors_are_saved_and_replaced(db: Db) {
+    assert_eq!(db.cursor("jetstream").await.unwrap(), None);
+    db.set_cursor("jetstream", "1725911162329308").await.unwrap();
+    db.set_cursor("jetstream", "1725911162329999").await.unwrap();
+    db.set_cursor("mastodon:social.example", "110").await.unwrap();
+    assert_eq!(db.cursor("jetstream").await.unwrap().as_deref(), Some("1725911162329999"));
+    assert_eq!(db.cursor("mastodon:social.example").await.unwrap().as_deref(), Some("110"));
+}
+
+pub async fn unreadable_records_are_quarantined_byte_for_byte(db: Db) {
+    let raw = b"{\"entry\": [\xFF\x00 broken".to_vec();
+    let first = db.quarantine("webhook:meta", "parse.json", "expected value at line 1", &raw).await.unwrap();
+    let second = db.quarantine("listen:bluesky", "parse.shape", "missing field `did`", b"{}").await.unwrap();
+    assert!(second > first);
+    let kept = db.quarantined(10).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(
+        (kept[1].source.as_str(), kept[1].code.as_str(), kept[1].raw.as_slice()),
+        ("webhook:meta", "parse.json", raw.as_slice())
+    );
+    assert_eq!(kept[0].reason, "missing field `did`");
 }
