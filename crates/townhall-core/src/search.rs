@@ -87,7 +87,9 @@ impl SearchQuery {
 pub fn tokenize(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(|t| t.chars().take(MAX_TOKEN_CHARS).flat_map(char::to_lowercase).collect())
+        // Lowercasing may add a combining mark (İ becomes i + U+0307): keep letters and digits only.
+        .map(|t| t.chars().take(MAX_TOKEN_CHARS).flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect())
+        .filter(|t: &String| !t.is_empty())
         .collect()
 }
 
