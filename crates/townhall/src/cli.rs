@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use townhall_connectors::Format;
 use townhall_core::{InstitutionKind, Level, Platform, Role};
 
 /// Townhall: listen, answer and account for yourself on social media.
@@ -39,6 +40,24 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Import posts from files: platform exports, captures, CSV, e-mail.
+    ///
+    /// Records that cannot be read go to a quarantine file and the run goes on.
+    /// Exit status 0 when the input was readable (even with rejects), 2 when it was not.
+    Import {
+        /// auto, mastodon, jetstream, x-v2, x-v1, x-archive, facebook, ndjson, csv or email.
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: Format,
+        /// Print one JSON object with the counts instead of a sentence.
+        #[arg(long)]
+        json: bool,
+        /// Where rejected records go (default: townhall-quarantine-TIME.ndjson here).
+        #[arg(long, value_name = "FILE")]
+        quarantine: Option<PathBuf>,
+        /// Files to import, in order.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
     },
     /// Export records for archives and public-records requests, to standard output.
     Export {
@@ -256,4 +275,8 @@ pub enum TokenCommand {
 
 fn parse_named<T: std::str::FromStr<Err = townhall_core::UnknownName>>(text: &str) -> Result<T, String> {
     text.parse().map_err(|e: townhall_core::UnknownName| e.to_string())
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    text.parse()
 }

@@ -26,6 +26,65 @@ pub struct Config {
     pub server: ServerConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Platform webhooks received by `serve`.
+    pub webhooks: WebhooksConfig,
+    /// Live listeners run by `serve`.
+    pub listen: ListenConfig,
+}
+
+/// A credential: read from configuration, never printed. Its `Debug` is redacted so
+/// it cannot reach a log by accident.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that signs or sends with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether one was configured.
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_set() { "Secret(redacted)" } else { "Secret(unset)" })
+    }
+}
+
+/// `[webhooks]`: an empty secret turns its receiver off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// X app consumer secret: signs the CRC answer and every event.
+    pub x_consumer_secret: Secret,
+    /// Meta app secret: signs every Facebook and Instagram event.
+    pub meta_app_secret: Secret,
+    /// The verify token typed in Meta's app dashboard.
+    pub meta_verify_token: Secret,
+}
+
+/// `[listen]`: an empty instance or endpoint turns its listener off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// Mastodon instance to stream from, e.g. `https://mastodon.social`.
+    pub mastodon_instance: String,
+    /// Access token of the institution's account there.
+    pub mastodon_token: Secret,
+    /// Jetstream endpoint, e.g. `wss://jetstream2.us-east.bsky.network/subscribe`.
+    pub bluesky_endpoint: String,
+    /// Words that make a Bluesky post worth keeping, besides mentions of tracked accounts.
+    pub keywords: Vec<String>,
 }
 
 /// `[database]`
@@ -153,6 +212,13 @@ fn apply_env(value: &mut toml::Value, env: &BTreeMap<String, String>) -> anyhow:
             ),
             toml::Value::Boolean(_) => toml::Value::Boolean(
                 raw.trim().parse().with_context(|| format!("environment variable {name} must be true or false"))?,
+            ),
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(|w| toml::Value::String(w.into()))
+                    .collect(),
             ),
             _ => toml::Value::String(raw.clone()),
         };

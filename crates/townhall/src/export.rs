@@ -33,6 +33,7 @@ const POST_COLUMNS: &[&str] = &[
     "version",
     "deleted_at",
     "hidden",
+    "entities",
     "raw",
     "raw_base64",
 ];
@@ -67,18 +68,23 @@ pub async fn run(db: &Db, what: ExportWhat, format: ExportFormat, out: impl Writ
     sink.finish()
 }
 
-fn post_record(post: &Post) -> Value {
-    let (raw, raw_base64) = match std::str::from_utf8(&post.raw) {
+/// A payload as JSON fields: `raw` when it is UTF-8, otherwise `raw_base64`.
+pub(crate) fn raw_fields(bytes: &[u8]) -> (Value, Value) {
+    match std::str::from_utf8(bytes) {
         Ok(text) => (Value::String(text.to_owned()), Value::Null),
-        Err(_) => (Value::Null, Value::String(base64::engine::general_purpose::STANDARD.encode(&post.raw))),
-    };
+        Err(_) => (Value::Null, Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))),
+    }
+}
+
+fn post_record(post: &Post) -> Value {
+    let (raw, raw_base64) = raw_fields(&post.raw);
     json!({
         "id": post.id, "platform": post.platform, "external_id": post.external_id, "account_id": post.account_id,
         "contact_id": post.contact_id, "text": post.text, "lang_hint": post.lang_hint, "created_at": post.created_at,
         "received_at": post.received_at, "edited_at": post.edited_at, "reply_to": post.reply_to,
         "conversation": post.conversation, "likes": post.metrics.likes, "reposts": post.metrics.reposts,
         "replies": post.metrics.replies, "quotes": post.metrics.quotes, "version": post.version,
-        "deleted_at": post.deleted_at, "hidden": post.hidden, "raw": raw, "raw_base64": raw_base64,
+        "deleted_at": post.deleted_at, "hidden": post.hidden, "entities": post.entities, "raw": raw, "raw_base64": raw_base64,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod http;
+pub mod import;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,7 +40,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&error),
+        Err(error) => {
+            let code = fail(&error);
+            if error.downcast_ref::<import::Unusable>().is_some() { ExitCode::from(2) } else { code }
+        }
     }
 }
 
@@ -97,6 +101,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let result = http::serve(db.clone(), &config).await;
             db.close().await;
             result
+        }
+        Command::Import { format, json, quarantine, paths } => {
+            let db = open_db(&config).await?;
+            let request = import::ImportRequest {
+                format,
+                paths,
+                quarantine: quarantine.unwrap_or_else(|| import::default_quarantine_path(chrono::Utc::now())),
+            };
+            let result = import::run(&db, &request).await;
+            db.close().await;
+            let summary = result?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!("{summary}");
+            }
+            Ok(())
         }
         Command::Export { what, format } => {
             let db = open_db(&config).await?;

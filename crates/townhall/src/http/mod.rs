@@ -3,6 +3,7 @@
 //! or services; they hold no SQL and no business rule.
 
 mod ui;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -17,13 +18,15 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use townhall_store::Db;
 
-use crate::config::Config;
+use crate::config::{Config, WebhooksConfig};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// Webhook secrets.
+    pub webhooks: WebhooksConfig,
 }
 
 /// No inline script or style, nothing from other origins, never framed.
@@ -37,6 +40,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/", get(ui::overview))
         .route("/static/townhall.css", get(ui::stylesheet))
         .route("/healthz", get(healthz))
+        .route("/webhooks/x", get(webhooks::x_crc).post(webhooks::x_event))
+        .route("/webhooks/meta", get(webhooks::meta_verify).post(webhooks::meta_event))
         .fallback(ui::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
@@ -54,7 +59,7 @@ pub async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     println!("Townhall is listening on http://{address}/");
     tracing::info!(%address, backend = ?db.backend(), "serving");
-    let app = router(AppState { db }, config.server.max_body_bytes);
+    let app = router(AppState { db, webhooks: config.webhooks.clone() }, config.server.max_body_bytes);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");
     Ok(())

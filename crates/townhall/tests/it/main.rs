@@ -3,5 +3,7 @@
 //! modules by area, each test with its own fresh database.
 
 mod cli;
+mod import;
 mod pages;
 mod support;
+mod webhooks;

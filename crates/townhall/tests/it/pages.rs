@@ -1,37 +1,9 @@
 //! Pages and HTTP behaviour, against the real router on 127.0.0.1 with a fresh database.
 
-use std::net::SocketAddr;
-
-use townhall::http::{AppState, router};
 use townhall_core::{Actor, CountryCode, InstitutionKind, Level, NewInstitution, Platform};
-use townhall_store::{Db, DbOptions, NewAccount};
+use townhall_store::NewAccount;
 
-use crate::support::{Response, get};
-
-/// The application on a free port with a fresh SQLite database.
-struct TestApp {
-    address: SocketAddr,
-    db: Db,
-    _dir: tempfile::TempDir,
-}
-
-impl TestApp {
-    async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("townhall.db").display());
-        let db = Db::open(&DbOptions::new(url)).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let app = router(AppState { db: db.clone() }, 1024 * 1024);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        TestApp { address, db, _dir: dir }
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        let (address, path) = (self.address, path.to_owned());
-        tokio::task::spawn_blocking(move || get(address, &path)).await.unwrap()
-    }
-}
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {

@@ -5,6 +5,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use townhall::config::WebhooksConfig;
+use townhall::http::{AppState, router};
+use townhall_store::{Db, DbOptions};
+
 /// The compiled `townhall` binary, with a clean environment of our own settings.
 pub fn townhall(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_townhall"));
@@ -102,8 +106,18 @@ impl Response {
 
 /// A plain HTTP/1.1 GET; enough for pages and health checks without a client library.
 pub fn get(address: SocketAddr, path: &str) -> Response {
+    request(address, "GET", path, &[], b"")
+}
+
+/// A plain HTTP/1.1 request with extra headers and a body.
+pub fn request(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(address).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n").unwrap();
+    for (name, value) in headers {
+        write!(stream, "{name}: {value}\r\n").unwrap();
+    }
+    write!(stream, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+    stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8(raw).expect("UTF-8 response");
@@ -165,5 +179,47 @@ impl Drop for PgGuard {
         if let Some(scratch) = self.scratch.take() {
             self.runtime.block_on(scratch.drop_database());
         }
+    }
+}
+
+/// The application on a free port with a fresh SQLite database.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub db: Db,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        TestApp::start_with(WebhooksConfig::default()).await
+    }
+
+    /// The application with these webhook secrets.
+    pub async fn start_with(webhooks: WebhooksConfig) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("townhall.db").display());
+        let db = Db::open(&DbOptions::new(url)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = router(AppState { db: db.clone(), webhooks }, 1024 * 1024);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TestApp { address, db, _dir: dir }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        let (address, path) = (self.address, path.to_owned());
+        tokio::task::spawn_blocking(move || get(address, &path)).await.unwrap()
+    }
+
+    /// Any request, off the async runtime.
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let (address, method, path, body) = (self.address, method.to_owned(), path.to_owned(), body.to_vec());
+        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            request(address, &method, &path, &headers, &body)
+        })
+        .await
+        .unwrap()
     }
 }

@@ -1,0 +1,412 @@
+//! `townhall import`: files of any size, in any format the connectors read, into the
+//! store, in bounded memory, with nothing lost.
+//!
+//! A blocking thread reads, frames and parses (CPU work) while the async side stores
+//! batches (database work), connected by a channel of a few batches so memory stays
+//! flat. Each batch is one transaction: what is reported imported is durable, and
+//! running the same file again stores nothing new. A record that cannot be read goes
+//! to the quarantine file, exactly as it was, with where it was and why; the run goes
+//! on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use townhall_connectors::detect::{self, Layout};
+use townhall_connectors::frame::{BadRecord, Framer, Record};
+use townhall_connectors::{Format, Item, ParseError, generic};
+use townhall_core::{AccountId, NewPost, Platform, PlatformEvent};
+use townhall_store::{Db, EventOutcome, IngestOutcome};
+
+/// Events stored per transaction.
+const BATCH: usize = 1000;
+
+/// An input that cannot be imported at all (missing file, unknown format): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unusable(pub String);
+
+/// What `townhall import` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The format, or [`Format::Auto`].
+    pub format: Format,
+    /// Files to read, in order.
+    pub paths: Vec<PathBuf>,
+    /// Where rejected records go; created only when there is one.
+    pub quarantine: PathBuf,
+}
+
+/// What an import did. `read` counts records; the other counts are of what the
+/// records yielded (one webhook payload may carry several changes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Records read.
+    pub read: u64,
+    /// New posts stored.
+    pub imported: u64,
+    /// Edits, deletions, hides and likes that changed a stored post.
+    pub updated: u64,
+    /// Items already stored: nothing changed.
+    pub duplicates: u64,
+    /// Items that carry nothing Townhall stores, by reason.
+    pub skipped: u64,
+    /// Records that could not be read; each is in the quarantine file.
+    pub rejected: u64,
+    /// The quarantine file, when a record was rejected.
+    pub quarantine: Option<PathBuf>,
+    /// Why items were skipped, with how many each.
+    pub skipped_reasons: BTreeMap<String, u64>,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {} records: {} new posts, {} updates, {} duplicates, {} skipped, {} rejected",
+            self.read, self.imported, self.updated, self.duplicates, self.skipped, self.rejected
+        )?;
+        if let Some(path) = &self.quarantine {
+            write!(f, " (see {})", path.display())?;
+        }
+        for (reason, count) in &self.skipped_reasons {
+            write!(f, "\n  skipped {count}: {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One file, checked before anything is imported.
+#[derive(Debug)]
+struct Input {
+    path: PathBuf,
+    layout: Layout,
+    size: u64,
+}
+
+/// What the reading thread sends: parsed events and the records that failed.
+#[derive(Debug, Default)]
+struct Batch {
+    events: Vec<PlatformEvent>,
+    rejects: Vec<Reject>,
+    skipped: Vec<String>,
+    records: u64,
+    position: u64,
+}
+
+#[derive(Debug)]
+struct Reject {
+    file: PathBuf,
+    line: u64,
+    offset: u64,
+    error: ParseError,
+    raw: Vec<u8>,
+}
+
+/// Imports every file of `request` into `db`.
+pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSummary> {
+    let inputs = check_inputs(request)?;
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
+    let bar = progress_bar(total);
+    let accounts = AccountIndex::load(db).await?;
+
+    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Batch>>(4);
+    let format = request.format;
+    let reader = tokio::task::spawn_blocking(move || read_all(&inputs, format, &tx));
+
+    let mut summary = ImportSummary::default();
+    let mut quarantine = Quarantine::new(request.quarantine.clone());
+    let mut done_before = 0u64;
+    while let Some(batch) = rx.recv().await {
+        let mut batch = batch?;
+        for event in &mut batch.events {
+            if let PlatformEvent::Post(post) = event {
+                accounts.resolve(post);
+            }
+        }
+        let outcomes = db.apply_events(&batch.events).await.context("storing a batch")?;
+        for outcome in outcomes {
+            count(&mut summary, outcome);
+        }
+        for reason in batch.skipped {
+            summary.skipped += 1;
+            *summary.skipped_reasons.entry(reason).or_default() += 1;
+        }
+        for reject in &batch.rejects {
+            quarantine.write(reject)?;
+        }
+        summary.rejected += batch.rejects.len() as u64;
+        summary.read += batch.records;
+        if batch.position < done_before {
+            done_before = 0;
+        }
+        bar.inc(batch.position - done_before);
+        done_before = batch.position;
+        let seconds = bar.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!("{} records, {:.0}/s", summary.read, summary.read as f64 / seconds));
+    }
+    reader.await.context("the reading thread stopped")??;
+    bar.finish_and_clear();
+    summary.quarantine = quarantine.finish()?;
+    Ok(summary)
+}
+
+/// Every file must exist and have a known layout before anything is stored.
+fn check_inputs(request: &ImportRequest) -> Result<Vec<Input>, Unusable> {
+    if request.paths.is_empty() {
+        return Err(Unusable("no file to import".into()));
+    }
+    let mut inputs = Vec::new();
+    for path in &request.paths {
+        let mut file = File::open(path).map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
+        let size = file.metadata().map_err(|e| Unusable(format!("{}: {e}", path.display())))?.len();
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(Unusable(format!("{}: is a directory", path.display())));
+        }
+        let mut head = vec![0; 4096];
+        let n = read_head(&mut file, &mut head).map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let layout = detect::layout(request.format, &name, &head[..n]).map_err(|e| Unusable(e.message))?;
+        inputs.push(Input { path: path.clone(), layout, size });
+    }
+    Ok(inputs)
+}
+
+fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    // indicatif draws only when standard error is a terminal: piped runs stay clean.
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The reading thread: frames and parses every file, sending full batches.
+fn read_all(inputs: &[Input], format: Format, tx: &mpsc::Sender<anyhow::Result<Batch>>) -> anyhow::Result<()> {
+    for input in inputs {
+        let file = File::open(&input.path).with_context(|| format!("opening {}", input.path.display()))?;
+        let mut framer = Framer::new(file, input.layout);
+        let mut csv_header: Option<csv::StringRecord> = None;
+        let mut batch = Batch::default();
+        loop {
+            let framed = framer.next_record().with_context(|| format!("reading {}", input.path.display()))?;
+            let Some(framed) = framed else { break };
+            batch.records += 1;
+            match framed {
+                Err(BadRecord { bytes, line, offset, error }) => {
+                    batch.rejects.push(Reject { file: input.path.clone(), line, offset, error, raw: bytes });
+                }
+                Ok(record) => {
+                    if input.layout == Layout::Csv && csv_header.is_none() {
+                        // The header row is not a record.
+                        batch.records -= 1;
+                        let header = parse_csv_header(&record.bytes)
+                            .map_err(|e| Unusable(format!("{}: {}", input.path.display(), e.message)))?;
+                        csv_header = Some(header);
+                        continue;
+                    }
+                    match parse(input.layout, format, csv_header.as_ref(), &record) {
+                        Ok(items) => {
+                            for item in items {
+                                match item {
+                                    Item::Event(event) => batch.events.push(event),
+                                    Item::Skipped(reason) => batch.skipped.push(reason),
+                                }
+                            }
+                        }
+                        Err(error) => batch.rejects.push(Reject {
+                            file: input.path.clone(),
+                            line: record.line,
+                            offset: record.offset,
+                            error,
+                            raw: record.bytes,
+                        }),
+                    }
+                }
+            }
+            if batch.events.len() + batch.rejects.len() + batch.skipped.len() >= BATCH {
+                batch.position = framer.position();
+                let full = std::mem::take(&mut batch);
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        batch.position = framer.position();
+        if tx.blocking_send(Ok(batch)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn parse_csv_header(bytes: &[u8]) -> Result<csv::StringRecord, ParseError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+    let header = match reader.records().next() {
+        Some(Ok(header)) => header,
+        _ => return Err(ParseError::shape("the first row is not a CSV header")),
+    };
+    generic::check_csv_header(&header)?;
+    Ok(header)
+}
+
+fn parse(
+    layout: Layout,
+    format: Format,
+    csv_header: Option<&csv::StringRecord>,
+    record: &Record,
+) -> Result<Vec<Item>, ParseError> {
+    match layout {
+        Layout::Json => townhall_connectors::parse_json_record(format, &record.bytes),
+        Layout::XArchive => townhall_connectors::x::parse_archive(&record.bytes),
+        Layout::Email => townhall_connectors::email::parse(&record.bytes),
+        Layout::Csv => match csv_header {
+            Some(header) => generic::parse_csv_row(header, &record.bytes),
+            None => Err(ParseError::shape("CSV row before its header")),
+        },
+    }
+}
+
+fn count(summary: &mut ImportSummary, outcome: EventOutcome) {
+    let (counter, skipped) = match outcome {
+        EventOutcome::Post(IngestOutcome::Inserted(_) | IngestOutcome::FilledTombstone(_)) => {
+            (&mut summary.imported, None)
+        }
+        EventOutcome::Post(IngestOutcome::Edited(..))
+        | EventOutcome::Deleted(_, true)
+        | EventOutcome::Hidden(Some(_), true)
+        | EventOutcome::Engaged(Some(_), true) => (&mut summary.updated, None),
+        EventOutcome::Post(IngestOutcome::Duplicate(_))
+        | EventOutcome::Deleted(_, false)
+        | EventOutcome::Hidden(Some(_), false)
+        | EventOutcome::Engaged(Some(_), false) => (&mut summary.duplicates, None),
+        EventOutcome::Hidden(None, _) => {
+            (&mut summary.skipped, Some("hide or unhide of a post Townhall does not hold"))
+        }
+        EventOutcome::Engaged(None, _) => {
+            (&mut summary.skipped, Some("like or repost of a post Townhall does not hold"))
+        }
+    };
+    *counter += 1;
+    if let Some(reason) = skipped {
+        *summary.skipped_reasons.entry(reason.to_owned()).or_default() += 1;
+    }
+}
+
+/// Finds the institution's account a post was collected for: the account it
+/// mentions, or the account that wrote it.
+#[derive(Debug, Default)]
+struct AccountIndex {
+    by_handle: HashMap<(Platform, String), AccountId>,
+}
+
+impl AccountIndex {
+    async fn load(db: &Db) -> anyhow::Result<AccountIndex> {
+        let mut by_handle = HashMap::new();
+        for account in db.accounts(None).await? {
+            by_handle.insert((account.platform, normalize_handle(&account.handle)), account.id);
+        }
+        Ok(AccountIndex { by_handle })
+    }
+
+    fn resolve(&self, post: &mut NewPost) {
+        if post.account_id.is_some() || self.by_handle.is_empty() {
+            return;
+        }
+        let author = post.author.as_ref().map(|a| a.handle.as_str());
+        post.account_id = post
+            .entities
+            .mentions
+            .iter()
+            .map(String::as_str)
+            .chain(author)
+            .find_map(|handle| self.by_handle.get(&(post.platform, normalize_handle(handle))).copied());
+    }
+}
+
+fn normalize_handle(handle: &str) -> String {
+    handle.trim().trim_start_matches('@').to_lowercase()
+}
+
+/// The quarantine file: one JSON object a line, opened at the first reject.
+#[derive(Debug)]
+struct Quarantine {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl Quarantine {
+    fn new(path: PathBuf) -> Quarantine {
+        Quarantine { path, out: None }
+    }
+
+    fn write(&mut self, reject: &Reject) -> anyhow::Result<()> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => {
+                let file = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .with_context(|| format!("opening the quarantine file {}", self.path.display()))?;
+                self.out.insert(BufWriter::new(file))
+            }
+        };
+        let (raw, raw_base64) = crate::export::raw_fields(&reject.raw);
+        let line = json!({
+            "file": reject.file, "line": reject.line, "offset": reject.offset,
+            "code": reject.error.code, "reason": reject.error.message,
+            "raw": raw, "raw_base64": raw_base64,
+        });
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<Option<PathBuf>> {
+        match self.out {
+            None => Ok(None),
+            Some(mut out) => {
+                out.flush().with_context(|| format!("writing {}", self.path.display()))?;
+                out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                Ok(Some(self.path))
+            }
+        }
+    }
+}
+
+/// The default quarantine file for a run starting now.
+pub fn default_quarantine_path(now: chrono::DateTime<chrono::Utc>) -> PathBuf {
+    Path::new(&format!("townhall-quarantine-{}.ndjson", now.format("%Y%m%dT%H%M%SZ"))).to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_match_whatever_their_spelling() {
+        assert_eq!(normalize_handle(" @MuniValpo@Mastodon.Social"), "munivalpo@mastodon.social");
+    }
+}

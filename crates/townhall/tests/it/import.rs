@@ -1,0 +1,219 @@
+//! `townhall import`: every format, quarantine, idempotence, exit codes, durability
+//! across a kill -9, and the real captures in `../shared/fixtures/real` when present.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use townhall_store::{Db, DbOptions};
+
+use crate::support::{crate_file, run, sqlite_url, townhall};
+
+fn import(dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let url = sqlite_url(dir);
+    let mut all = vec!["--database-url", url.as_str(), "import", "--json"];
+    all.extend_from_slice(args);
+    let output = run(dir, &all);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.code().unwrap_or(-1), summary, stderr)
+}
+
+fn counts(summary: &Value) -> [u64; 6] {
+    ["read", "imported", "updated", "duplicates", "skipped", "rejected"].map(|k| summary[k].as_u64().unwrap())
+}
+
+fn export_posts(dir: &Path) -> Vec<Value> {
+    let url = sqlite_url(dir);
+    let output = run(dir, &["--database-url", &url, "export", "--what", "posts", "--format", "ndjson"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+}
+
+#[test]
+fn a_mixed_file_imports_once_and_the_second_run_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate_file("tests/fixtures/import/mixed.ndjson");
+    let (code, first, stderr) = import(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    // Six records: five posts from five platforms, one Jetstream identity event skipped with its reason.
+    assert_eq!(counts(&first), [6, 5, 0, 0, 1, 0], "{first}");
+    assert!(first["skipped_reasons"].as_object().unwrap().keys().any(|r| r.contains("identity")), "{first}");
+    assert_eq!(first["quarantine"], Value::Null);
+
+    let (code, second, _) = import(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(counts(&second), [6, 0, 0, 5, 1, 0], "{second}");
+
+    let posts = export_posts(dir.path());
+    assert_eq!(posts.len(), 5);
+    let platforms: Vec<&str> = posts.iter().map(|p| p["platform"].as_str().unwrap()).collect();
+    for platform in ["web", "bluesky", "x", "mastodon", "facebook"] {
+        assert!(platforms.contains(&platform), "{platforms:?}");
+    }
+    let x = posts.iter().find(|p| p["platform"] == "x").unwrap();
+    assert_eq!(x["text"], "@MuniValpo el camión de la basura no pasó & huele fatal");
+    let raw_line = std::fs::read_to_string(&file).unwrap().lines().nth(2).unwrap().to_owned();
+    assert_eq!(x["raw"], raw_line, "the payload is kept as received");
+}
+
+#[test]
+fn bad_records_are_quarantined_with_where_and_why_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate_file("tests/fixtures/import/hostile.ndjson");
+    let quarantine = dir.path().join("rejects.ndjson");
+    let (code, summary, stderr) =
+        import(dir.path(), &["--quarantine", quarantine.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(code, 0, "rejects do not make the run fail: {stderr}");
+    assert_eq!(counts(&summary), [7, 2, 0, 0, 0, 5], "{summary}");
+    assert_eq!(summary["quarantine"], quarantine.to_str().unwrap());
+
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&quarantine).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    let at: Vec<u64> = lines.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    assert_eq!(at, [2, 3, 4, 5, 7]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["file"] == file.to_str().unwrap() && l["reason"].as_str().is_some_and(|r| !r.is_empty()))
+    );
+    assert_eq!(lines[1]["raw"], "not json at all");
+    assert_eq!(lines[3]["code"], "parse.format");
+    // Broken UTF-8 cannot be JSON text: it is kept as base64, byte for byte.
+    let original = std::fs::read(&file).unwrap();
+    let last_line = original.split(|b| *b == b'\n').nth(6).unwrap();
+    use base64::Engine;
+    let kept = base64::engine::general_purpose::STANDARD.decode(lines[4]["raw_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(kept, last_line);
+    let offset = lines[4]["offset"].as_u64().unwrap() as usize;
+    assert_eq!(&original[offset..offset + last_line.len()], last_line);
+
+    // Hostile text is stored as text, exactly.
+    let posts = export_posts(dir.path());
+    let hostile = posts.iter().find(|p| p["external_id"] == "ok-1").unwrap();
+    assert_eq!(
+        hostile["text"],
+        "<script>alert('x')</script><img src=x onerror=alert(1)> \u{202e}evil\u{202c} a\u{200d}b e\u{301} \u{fffd} end"
+    );
+    assert_eq!(posts.iter().find(|p| p["external_id"] == "ok-2").unwrap()["text"], "سلام — здраво — 你好 🏳️‍🌈");
+}
+
+#[test]
+fn unusable_input_exits_with_status_2_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = crate_file("tests/fixtures/import/mixed.ndjson");
+    let (code, _, stderr) = import(dir.path(), &[good.to_str().unwrap(), "/no/such/file.ndjson"]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("error: /no/such/file.ndjson") && stderr.lines().count() == 1, "{stderr}");
+    assert!(export_posts(dir.path()).is_empty(), "nothing imported when an input is unusable");
+
+    let (code, _, stderr) = import(dir.path(), &["--format", "myspace", good.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown format") && stderr.contains("jetstream"), "{stderr}");
+
+    let binary = dir.path().join("photo.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150]).unwrap();
+    let (code, _, stderr) = import(dir.path(), &[binary.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--format"), "{stderr}");
+}
+
+/// Writes `n` generic records, one a line.
+fn write_corpus(path: &Path, n: usize) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        let line = serde_json::json!({
+            "platform": "web", "id": format!("form-{i}"), "created_at": "2026-03-02T09:15:00Z",
+            "text": format!("Aviso {i}: la farola de la calle {} está apagada", i % 977),
+            "author": { "id": format!("vecino-{}", i % 5000), "handle": format!("vecino{}", i % 5000) },
+        });
+        writeln!(out, "{line}").unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// Posts committed so far, read beside the importer (WAL lets a reader see every
+/// committed batch).
+fn count_posts(runtime: &tokio::runtime::Runtime, db: &Db) -> i64 {
+    runtime.block_on(db.post_stats(None)).map(|s| s.total).unwrap_or(0)
+}
+
+#[test]
+fn a_kill_9_mid_import_loses_nothing_acknowledged_and_the_rerun_adds_no_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.ndjson");
+    let total = 60_000;
+    write_corpus(&corpus, total);
+    let url = sqlite_url(dir.path());
+    let migrated = run(dir.path(), &["--database-url", &url, "migrate"]);
+    assert!(migrated.status.success());
+
+    let mut child = townhall(dir.path())
+        .args(["--database-url", &url, "import", "--json", corpus.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the importer has committed something, then kill it without warning.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let db = runtime.block_on(Db::connect(&DbOptions::new(url.clone()))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_posts(&runtime, &db) == 0 {
+        assert!(Instant::now() < deadline, "the importer committed nothing in 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "the importer finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    let committed = count_posts(&runtime, &db);
+    runtime.block_on(db.close());
+
+    // The database opens, every stored post is whole, and the rerun completes the rest.
+    let (code, summary, stderr) = import(dir.path(), &[corpus.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let [read, imported, _, duplicates, _, rejected] = counts(&summary);
+    assert_eq!((read, rejected), (total as u64, 0));
+    assert_eq!(imported + duplicates, total as u64, "{summary}");
+    assert!(duplicates >= committed as u64 && committed > 0, "what the killed run committed stays: {summary}");
+    let posts = export_posts(dir.path());
+    assert_eq!(posts.len(), total, "every post once");
+    let mut ids: Vec<&str> = posts.iter().map(|p| p["external_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+}
+
+/// The real captures: `TOWNHALL_TEST_REAL_FIXTURES` (set by `.ci/run` when they exist), else
+/// `../shared/fixtures/real` beside this checkout.
+fn real_fixtures() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("TOWNHALL_TEST_REAL_FIXTURES") {
+        let dir = PathBuf::from(dir);
+        assert!(dir.is_dir(), "TOWNHALL_TEST_REAL_FIXTURES={} is not a directory", dir.display());
+        return Some(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn every_real_capture_imports_or_is_skipped_with_a_reason() {
+    let Some(real) = real_fixtures() else { return };
+    for platform in ["mastodon", "bluesky", "facebook", "x-v1"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(real.join(platform)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let args: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+        let (code, summary, stderr) = import(dir.path(), &args);
+        assert_eq!(code, 0, "{platform}: {stderr}");
+        let [read, imported, updated, duplicates, skipped, rejected] = counts(&summary);
+        assert_eq!(rejected, 0, "{platform}: {summary}");
+        assert!(read > 0 && imported > 0, "{platform}: {summary}");
+        assert!(
+            imported + updated + duplicates + skipped >= read,
+            "{platform}: every record yields something: {summary}"
+        );
+        eprintln!("{platform}: {summary}");
+    }
+}
