@@ -59,6 +59,12 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Listen to a platform live, storing what concerns the institutions' accounts.
+    Listen {
+        /// Which platform.
+        #[command(subcommand)]
+        platform: ListenCommand,
+    },
     /// Export records for archives and public-records requests, to standard output.
     Export {
         /// Which records.
@@ -84,6 +90,33 @@ impl Command {
             _ => None,
         }
     }
+}
+
+/// `townhall listen ...`
+#[derive(Debug, Subcommand)]
+pub enum ListenCommand {
+    /// Mentions of the institution's account on a Mastodon instance: polled, then streamed.
+    Mastodon {
+        /// The instance, e.g. https://mastodon.social (default: listen.mastodon_instance).
+        #[arg(long, value_name = "URL")]
+        instance: Option<String>,
+        /// The account's access token (default: listen.mastodon_token, or
+        /// TOWNHALL_LISTEN_MASTODON_TOKEN, which keeps it out of the process list).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+        /// Longest wait, in seconds, between polls while the stream is unavailable.
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        poll_interval: u64,
+    },
+    /// Bluesky through Jetstream: posts by, to or about tracked accounts and keywords.
+    Bluesky {
+        /// The Jetstream subscribe address (default: listen.bluesky_endpoint, else Bluesky's).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// A word that makes a post worth keeping; repeat for more (default: listen.keywords).
+        #[arg(long = "keyword", value_name = "WORD")]
+        keywords: Vec<String>,
+    },
 }
 
 /// `townhall config ...`

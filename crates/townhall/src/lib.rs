@@ -11,6 +11,7 @@ pub mod demo;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod listen;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,8 +21,8 @@ use std::time::Duration;
 use clap::Parser;
 use townhall_store::{Db, DbOptions};
 
-use crate::cli::{Cli, Command, ConfigCommand};
-use crate::config::{Config, Overrides};
+use crate::cli::{Cli, Command, ConfigCommand, ListenCommand};
+use crate::config::{Config, Overrides, Secret};
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
@@ -71,6 +72,48 @@ async fn open_db(config: &Config) -> anyhow::Result<Db> {
     Ok(Db::open(&options).await?)
 }
 
+fn bluesky_endpoint(config: &Config) -> String {
+    match config.listen.bluesky_endpoint.as_str() {
+        "" => listen::bluesky::DEFAULT_ENDPOINT.to_owned(),
+        configured => configured.to_owned(),
+    }
+}
+
+/// Starts the listeners `[listen]` configures, as tasks of `serve`; a listener's
+/// failure is logged and never stops the server.
+fn spawn_listeners(db: &Db, config: &Config, shutdown: &listen::Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if !config.listen.mastodon_instance.is_empty() {
+        let options = listen::mastodon::Options {
+            instance: config.listen.mastodon_instance.clone(),
+            token: config.listen.mastodon_token.clone(),
+            poll_interval: Duration::from_secs(30),
+        };
+        match listen::mastodon::validate(&options) {
+            Ok(()) => {
+                let (db, shutdown) = (db.clone(), shutdown.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(error) = listen::mastodon::run(db, options, shutdown).await {
+                        tracing::error!(error = %format!("{error:#}"), "the Mastodon listener stopped");
+                    }
+                }));
+            }
+            Err(error) => tracing::error!(error = %format!("{error:#}"), "the Mastodon listener is not started"),
+        }
+    }
+    if !config.listen.bluesky_endpoint.is_empty() {
+        let options =
+            listen::bluesky::Options { endpoint: bluesky_endpoint(config), keywords: config.listen.keywords.clone() };
+        let (db, shutdown) = (db.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = listen::bluesky::run(db, options, shutdown).await {
+                tracing::error!(error = %format!("{error:#}"), "the Bluesky listener stopped");
+            }
+        }));
+    }
+    tasks
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Config { command: ConfigCommand::Defaults } => {
@@ -98,7 +141,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     println!("the database already holds data; demo data not loaded");
                 }
             }
+            let (stop, shutdown) = listen::Shutdown::new();
+            let listeners = spawn_listeners(&db, &config, &shutdown);
             let result = http::serve(db.clone(), &config).await;
+            let _ = stop.send(true);
+            for listener in listeners {
+                let _ = listener.await;
+            }
             db.close().await;
             result
         }
@@ -118,6 +167,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 println!("{summary}");
             }
             Ok(())
+        }
+        Command::Listen { platform } => {
+            let db = open_db(&config).await?;
+            let shutdown = listen::Shutdown::on_signal();
+            let result = match platform {
+                ListenCommand::Mastodon { instance, token, poll_interval } => {
+                    let options = listen::mastodon::Options {
+                        instance: instance.unwrap_or_else(|| config.listen.mastodon_instance.clone()),
+                        token: token.map(Secret::new).unwrap_or_else(|| config.listen.mastodon_token.clone()),
+                        poll_interval: Duration::from_secs(poll_interval.max(1)),
+                    };
+                    listen::mastodon::validate(&options)?;
+                    listen::mastodon::run(db.clone(), options, shutdown).await
+                }
+                ListenCommand::Bluesky { endpoint, keywords } => {
+                    let options = listen::bluesky::Options {
+                        endpoint: endpoint.unwrap_or_else(|| bluesky_endpoint(&config)),
+                        keywords: if keywords.is_empty() { config.listen.keywords.clone() } else { keywords },
+                    };
+                    listen::bluesky::run(db.clone(), options, shutdown).await
+                }
+            };
+            db.close().await;
+            result
         }
         Command::Export { what, format } => {
             let db = open_db(&config).await?;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod import;
+mod listen;
 mod pages;
 mod support;
 mod webhooks;
