@@ -47,4 +47,5 @@ conformance! {
     a_failing_event_batch_stores_nothing,
     cursors_are_saved_and_replaced,
     unreadable_records_are_quarantined_byte_for_byte,
+    any_text_and_payload_survive_storage,
 }

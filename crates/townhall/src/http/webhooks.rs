@@ -61,14 +61,9 @@ pub async fn x_event(State(state): State<AppState>, headers: HeaderMap, body: By
     if !secret.is_set() {
         return not_configured("X");
     }
-    let signature = headers
-        .get("x-twitter-webhooks-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
-    let Some(signature) = signature else { return refused("webhook:x", "no signature") };
-    if hmac(secret, &body).verify_slice(&signature).is_err() {
-        return refused("webhook:x", "signature does not match");
+    let decode = |v: &str| base64::engine::general_purpose::STANDARD.decode(v).ok();
+    if let Err(why) = verify(secret, &headers, "x-twitter-webhooks-signature", decode, &body) {
+        return refused("webhook:x", why);
     }
     receive(&state, "webhook:x", &body, townhall_connectors::account_activity::parse(&body)).await
 }
@@ -100,16 +95,28 @@ pub async fn meta_event(State(state): State<AppState>, headers: HeaderMap, body:
     if !secret.is_set() {
         return not_configured("Meta");
     }
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-        .and_then(decode_hex);
-    let Some(signature) = signature else { return refused("webhook:meta", "no signature") };
-    if hmac(secret, &body).verify_slice(&signature).is_err() {
-        return refused("webhook:meta", "signature does not match");
+    if let Err(why) = verify(secret, &headers, "x-hub-signature-256", decode_hex, &body) {
+        return refused("webhook:meta", why);
     }
     receive(&state, "webhook:meta", &body, townhall_connectors::facebook::parse(&body)).await
+}
+
+/// Checks the `sha256=…` signature in `header` against the body, in constant time;
+/// the error says why it was refused.
+fn verify(
+    secret: &Secret,
+    headers: &HeaderMap,
+    header: &str,
+    decode: impl Fn(&str) -> Option<Vec<u8>>,
+    body: &[u8],
+) -> Result<(), &'static str> {
+    let signature = headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .and_then(decode)
+        .ok_or("no signature")?;
+    hmac(secret, body).verify_slice(&signature).map_err(|_| "signature does not match")
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
