@@ -137,7 +137,12 @@ impl Db {
                 .map_err(unavailable)?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
+            // Plan every statement for its values: a generic plan cached while a table
+            // was still empty can choose the wrong index and keep it, which made ingest
+            // slow down as posts grew (measured in docs/BENCHMARKS.md).
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(unavailable)?
+                .options([("plan_cache_mode", "force_custom_plan")]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.connect_timeout)

@@ -37,6 +37,7 @@ fn a_mixed_file_imports_once_and_the_second_run_adds_nothing() {
     let file = crate_file("tests/fixtures/import/mixed.ndjson");
     let (code, first, stderr) = import(dir.path(), &[file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "", "no progress bar when standard error is not a terminal");
     // Six records: five posts from five platforms, one Jetstream identity event skipped with its reason.
     assert_eq!(counts(&first), [6, 5, 0, 0, 1, 0], "{first}");
     assert!(first["skipped_reasons"].as_object().unwrap().keys().any(|r| r.contains("identity")), "{first}");
