@@ -25,8 +25,11 @@ use townhall_connectors::{Format, Item, ParseError, generic};
 use townhall_core::{AccountId, NewPost, Platform, PlatformEvent};
 use townhall_store::{Db, EventOutcome, IngestOutcome};
 
-/// Events stored per transaction.
+/// Items stored per transaction.
 const BATCH: usize = 1000;
+
+/// Bytes of records per batch at most, so a file of huge records cannot fill memory.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// An input that cannot be imported at all (missing file, unknown format): exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,7 @@ struct Batch {
     rejects: Vec<Reject>,
     skipped: Vec<String>,
     records: u64,
+    bytes: usize,
     position: u64,
 }
 
@@ -117,15 +121,14 @@ pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSumma
     let bar = progress_bar(total);
     let accounts = AccountIndex::load(db).await?;
 
-    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Batch>>(4);
+    let (tx, mut rx) = mpsc::channel::<Batch>(4);
     let format = request.format;
     let reader = tokio::task::spawn_blocking(move || read_all(&inputs, format, &tx));
 
     let mut summary = ImportSummary::default();
     let mut quarantine = Quarantine::new(request.quarantine.clone());
     let mut done_before = 0u64;
-    while let Some(batch) = rx.recv().await {
-        let mut batch = batch?;
+    while let Some(mut batch) = rx.recv().await {
         for event in &mut batch.events {
             if let PlatformEvent::Post(post) = event {
                 accounts.resolve(post);
@@ -174,6 +177,15 @@ fn check_inputs(request: &ImportRequest) -> Result<Vec<Input>, Unusable> {
         let n = read_head(&mut file, &mut head).map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let layout = detect::layout(request.format, &name, &head[..n]).map_err(|e| Unusable(e.message))?;
+        if layout == Layout::Csv {
+            // A CSV file without the needed columns is refused before anything is stored.
+            let mut framer = Framer::new(&head[..n], Layout::Csv);
+            if let Ok(Some(Ok(header))) = framer.next_record()
+                && (n < head.len() || header.bytes.len() + 1 < n)
+            {
+                parse_csv_header(&header.bytes).map_err(|e| Unusable(format!("{}: {}", path.display(), e.message)))?;
+            }
+        }
         inputs.push(Input { path: path.clone(), layout, size });
     }
     Ok(inputs)
@@ -203,7 +215,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// The reading thread: frames and parses every file, sending full batches.
-fn read_all(inputs: &[Input], format: Format, tx: &mpsc::Sender<anyhow::Result<Batch>>) -> anyhow::Result<()> {
+fn read_all(inputs: &[Input], format: Format, tx: &mpsc::Sender<Batch>) -> anyhow::Result<()> {
     for input in inputs {
         let file = File::open(&input.path).with_context(|| format!("opening {}", input.path.display()))?;
         let mut framer = Framer::new(file, input.layout);
@@ -213,6 +225,7 @@ fn read_all(inputs: &[Input], format: Format, tx: &mpsc::Sender<anyhow::Result<B
             let framed = framer.next_record().with_context(|| format!("reading {}", input.path.display()))?;
             let Some(framed) = framed else { break };
             batch.records += 1;
+            batch.bytes += framed.as_ref().map_or_else(|bad| bad.bytes.len(), |record| record.bytes.len());
             match framed {
                 Err(BadRecord { bytes, line, offset, error }) => {
                     batch.rejects.push(Reject { file: input.path.clone(), line, offset, error, raw: bytes });
@@ -245,16 +258,16 @@ fn read_all(inputs: &[Input], format: Format, tx: &mpsc::Sender<anyhow::Result<B
                     }
                 }
             }
-            if batch.events.len() + batch.rejects.len() + batch.skipped.len() >= BATCH {
+            if batch.events.len() + batch.rejects.len() + batch.skipped.len() >= BATCH || batch.bytes >= BATCH_BYTES {
                 batch.position = framer.position();
                 let full = std::mem::take(&mut batch);
-                if tx.blocking_send(Ok(full)).is_err() {
+                if tx.blocking_send(full).is_err() {
                     return Ok(());
                 }
             }
         }
         batch.position = framer.position();
-        if tx.blocking_send(Ok(batch)).is_err() {
+        if tx.blocking_send(batch).is_err() {
             return Ok(());
         }
     }

@@ -218,3 +218,39 @@ fn every_real_capture_imports_or_is_skipped_with_a_reason() {
         eprintln!("{platform}: {summary}");
     }
 }
+
+#[test]
+fn csv_mbox_and_the_x_archive_are_recognised_and_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = ["forms.csv", "inbox.mbox", "tweets.js"].map(|f| crate_file(&format!("tests/fixtures/import/{f}")));
+    let args: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let (code, summary, stderr) = import(dir.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(counts(&summary), [6, 6, 0, 0, 0, 0], "{summary}");
+    let posts = export_posts(dir.path());
+    let text = |id: &str| posts.iter().find(|p| p["external_id"] == id).map(|p| p["text"].as_str().unwrap().to_owned());
+    assert_eq!(text("form-1").unwrap(), "Dos líneas:\r\nla farola de la calle 12 está apagada, \"otra vez\"");
+    assert_eq!(
+        text("ruido-1@example.org").unwrap(),
+        "Reclamo por ruido\n\nHay una fiesta todas las noches en calle Cumming.\nFrom las 23:00 hasta las 5:00."
+    );
+    let reply = posts.iter().find(|p| p["external_id"] == "ruido-2@example.org").unwrap();
+    assert_eq!(reply["reply_to"], "ruido-1@example.org");
+    let archived = posts.iter().find(|p| p["external_id"] == "1760000000000000001").unwrap();
+    assert_eq!(
+        (archived["text"].as_str().unwrap(), archived["likes"].as_i64()),
+        ("Corte de agua programado en Cerro Alegre & Cerro Concepción, de 9 a 14 h.", Some(12))
+    );
+}
+
+#[test]
+fn a_csv_without_the_needed_columns_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,message\n1,hola\n").unwrap();
+    let good = crate_file("tests/fixtures/import/mixed.ndjson");
+    let (code, _, stderr) = import(dir.path(), &[good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("platform") && stderr.contains("created_at"), "{stderr}");
+    assert!(export_posts(dir.path()).is_empty());
+}
