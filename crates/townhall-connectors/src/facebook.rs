@@ -198,6 +198,11 @@ fn facebook(field: &str, v: &Fields, raw: &[u8]) -> Result<Item, ParseError> {
                 ));
             }
             let edited = verb != "add";
+            if edited && text.is_none() {
+                // An edit that does not carry the text (a photo swapped, say) must not
+                // become an empty version over the one stored.
+                return Ok(Item::skipped(format!("Facebook {} edit carries no text", short(&item))));
+            }
             let created_at = at_or_now()?;
             PlatformEvent::Post(NewPost {
                 platform,
@@ -307,6 +312,10 @@ mod tests {
         );
         let Item::Event(PlatformEvent::Post(p)) = one(&edited) else { panic!() };
         assert_eq!(p.edited_at.map(|t| t.timestamp()), Some(1_700_000_500));
+        let photo_swap = change(
+            serde_json::json!({"item":"photo","verb":"edited","post_id":"1_2","photo_id":5,"link":"https://fb.example/q.jpg"}),
+        );
+        assert!(matches!(one(&photo_swap), Item::Skipped(r) if r.contains("no text")));
     }
 
     #[test]
