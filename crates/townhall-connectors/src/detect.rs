@@ -160,7 +160,6 @@ struct Probe {
     content: Option<IgnoredAny>,
     uri: Option<IgnoredAny>,
     event: Option<IgnoredAny>,
-    payload: Option<IgnoredAny>,
     #[serde(rename = "type")]
     kind_of: Option<IgnoredAny>,
     // Townhall's generic NDJSON
@@ -184,7 +183,8 @@ pub fn sniff_json(raw: &[u8]) -> Result<Format, ParseError> {
     } else if p.id_str.is_some() || p.delete.is_some() {
         Format::XV1
     } else if (p.account.is_some() && (p.content.is_some() || p.uri.is_some() || p.kind_of.is_some()))
-        || (p.event.is_some() && p.payload.is_some())
+        // Stream events: `filters_changed` and a few others carry no payload.
+        || p.event.is_some()
     {
         Format::Mastodon
     } else {
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn sniffs_each_platform_from_its_keys() {
-        let cases: [(&str, Format); 8] = [
+        let cases: [(&str, Format); 9] = [
             (r#"{"did":"did:plc:a","time_us":1,"kind":"commit"}"#, Format::Jetstream),
             (r#"{"object":"page","entry":[]}"#, Format::Facebook),
             (r#"{"data":{"id":"1","text":"hi"}}"#, Format::XV2),
@@ -207,6 +207,7 @@ mod tests {
             (r#"{"tweet":{"id_str":"1"}}"#, Format::XArchive),
             (r#"{"id":"1","uri":"u","content":"<p>x</p>","account":{}}"#, Format::Mastodon),
             (r#"{"event":"update","payload":"{}"}"#, Format::Mastodon),
+            (r#"{"event":"filters_changed"}"#, Format::Mastodon),
             (r#"{"platform":"web","id":"1","text":"hola"}"#, Format::Ndjson),
         ];
         for (raw, format) in cases {
