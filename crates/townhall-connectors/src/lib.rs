@@ -54,6 +54,7 @@ impl Item {
 pub struct ParseError {
     /// `parse.json` (not JSON or not UTF-8), `parse.shape` (JSON of the wrong shape),
     /// `parse.value` (a field with an impossible value), `parse.too_large`,
+    /// `parse.too_deep` (nested beyond [`MAX_DEPTH`]),
     /// `parse.format` (not any format Townhall reads, or not the one asked for).
     pub code: &'static str,
     /// What was wrong, quoting at most a short piece of the input.
@@ -88,8 +89,46 @@ impl std::error::Error for ParseError {}
 /// What a parser returns for one record.
 pub type Parsed = Result<Vec<Item>, ParseError>;
 
+/// The deepest nesting of objects and arrays a record may have. Real payloads stay
+/// under 12; wire types nest (a retweet holds a tweet), and reading a record nested
+/// hundreds deep would overflow the stack and abort the process, so deeper records
+/// are refused before they are read.
+pub const MAX_DEPTH: usize = 48;
+
+/// Refuses JSON nested deeper than [`MAX_DEPTH`], in one pass over the bytes.
+fn check_depth(raw: &[u8]) -> Result<(), ParseError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in raw {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError {
+                        code: "parse.too_deep",
+                        message: format!("nested more than {MAX_DEPTH} levels deep"),
+                    });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads a JSON record into wire type `T`, telling bad JSON apart from a wrong shape.
 pub fn from_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ParseError> {
+    check_depth(raw)?;
     serde_json::from_slice(raw).map_err(|e| {
         let code = match e.classify() {
             serde_json::error::Category::Data => "parse.shape",
@@ -117,5 +156,42 @@ pub fn parse_json_record(format: Format, raw: &[u8]) -> Parsed {
         Format::Auto | Format::Csv | Format::Email => {
             Err(ParseError::format(format!("a {format} record is not read as JSON")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A retweet of a retweet of … `depth` deep.
+    fn nested_retweets(depth: usize) -> String {
+        let mut tweet = String::from(r#"{"created_at":"Mon Mar 02 10:00:00 +0000 2026","id_str":"1","text":"x"}"#);
+        for _ in 0..depth {
+            tweet = format!(
+                r#"{{"created_at":"Mon Mar 02 10:00:00 +0000 2026","id_str":"1","text":"x","retweeted_status":{tweet}}}"#
+            );
+        }
+        tweet
+    }
+
+    #[test]
+    fn records_nested_too_deep_are_refused_before_they_can_overflow_the_stack() {
+        // Up to the limit, read on a thread with a small stack, as the importer's are.
+        let ok = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(|| x::parse_v1(nested_retweets(MAX_DEPTH - 1).as_bytes()).map(|items| items.len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(ok, Ok(MAX_DEPTH));
+        let deep = nested_retweets(10_000);
+        for format in Format::ALL.iter().copied().filter(|f| !matches!(f, Format::Csv | Format::Email)) {
+            assert_eq!(parse_json_record(format, deep.as_bytes()).unwrap_err().code, "parse.too_deep", "{format}");
+        }
+        let brackets = "[".repeat(100_000);
+        assert_eq!(from_json::<serde_json::Value>(brackets.as_bytes()).unwrap_err().code, "parse.too_deep");
+        // Brackets inside strings are text, not nesting.
+        let in_text = serde_json::json!({ "a": "[".repeat(100) });
+        assert_eq!(from_json::<serde_json::Value>(in_text.to_string().as_bytes()).ok(), Some(in_text));
     }
 }
