@@ -97,7 +97,7 @@ impl Command {
 pub enum ListenCommand {
     /// Mentions of the institution's account on a Mastodon instance: polled, then streamed.
     Mastodon {
-        /// The instance, e.g. https://mastodon.social (default: listen.mastodon_instance).
+        /// The instance, e.g. `https://mastodon.social` (default: listen.mastodon_instance).
         #[arg(long, value_name = "URL")]
         instance: Option<String>,
         /// The account's access token (default: listen.mastodon_token, or
