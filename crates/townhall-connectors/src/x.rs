@@ -2,8 +2,9 @@
 //! streaming and Account Activity format) and the account archive's `tweets.js`.
 //!
 //! A post is keyed by its id (a decimal string); a v2 edit, which X gives a new id, by
-//! the first id of its edit history, so it becomes a version of the original. v1.1 text is HTML-escaped by X
-//! (`&amp;`, `&lt;`, `&gt;`): it is decoded once. A long v1.1 tweet carries its whole
+//! the first id of its edit history, so it becomes a version of the original. Post
+//! text is HTML-escaped by X (`&amp;`, `&lt;`, `&gt;`) in v1.1 and v2 alike: it is
+//! decoded once. A long v1.1 tweet carries its whole
 //! text only in `extended_tweet.full_text`, a long v2 post in `note_tweet.text`. A
 //! retweet is stored as the tweet it retweets plus a repost of it; a quoted tweet that
 //! arrives whole is stored as a post of its own.
@@ -307,7 +308,7 @@ fn push_new(list: &mut Vec<String>, value: Option<String>) {
     }
 }
 
-/// X escapes `&`, `<` and `>` in v1.1 text; nothing else.
+/// X escapes `&`, `<` and `>` in post text (v1.1 and v2 alike); nothing else.
 fn unescape_x(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
@@ -571,7 +572,7 @@ fn v2_post(tweet: &TweetV2, includes: &IncludesV2, raw: &[u8]) -> Result<NewPost
         external_id: original.unwrap_or(&tweet.id).clone(),
         account_id: None,
         author,
-        text: tweet.note_tweet.as_ref().and_then(|n| n.text.clone()).unwrap_or_else(|| tweet.text.clone()),
+        text: unescape_x(tweet.note_tweet.as_ref().and_then(|n| n.text.as_deref()).unwrap_or(&tweet.text)),
         lang_hint: tweet.lang.clone().filter(|l| l != "und"),
         created_at,
         edited_at: original.map(|_| created_at),
@@ -695,7 +696,9 @@ mod tests {
 
         #[test]
         fn any_v2_text_survives_exactly(text in any::<String>()) {
-            let raw = serde_json::json!({"data":{"id":"1","text":text,"created_at":"2026-03-02T10:00:00Z"}});
+            // X sends the text escaped; what comes out is what the author wrote.
+            let sent = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            let raw = serde_json::json!({"data":{"id":"1","text":sent,"created_at":"2026-03-02T10:00:00Z"}});
             let items = parse_v2(raw.to_string().as_bytes()).unwrap();
             prop_assert_eq!(&posts(&items)[0].text, &text);
         }
