@@ -328,7 +328,7 @@ fn count(summary: &mut ImportSummary, outcome: EventOutcome) {
 }
 
 /// Finds the institution's account a post was collected for: the account it
-/// mentions, or the account that wrote it.
+/// mentions (by handle or platform id), or the account that wrote it.
 #[derive(Debug, Default)]
 struct AccountIndex {
     by_handle: HashMap<(Platform, String), AccountId>,
@@ -339,6 +339,10 @@ impl AccountIndex {
         let mut by_handle = HashMap::new();
         for account in db.accounts(None).await? {
             by_handle.insert((account.platform, normalize_handle(&account.handle)), account.id);
+            // Some platforms mention by id (Bluesky by DID), not by handle.
+            if let Some(id) = &account.external_id {
+                by_handle.insert((account.platform, normalize_handle(id)), account.id);
+            }
         }
         Ok(AccountIndex { by_handle })
     }

@@ -254,3 +254,73 @@ fn a_csv_without_the_needed_columns_is_refused_before_anything_is_stored() {
     assert!(stderr.contains("platform") && stderr.contains("created_at"), "{stderr}");
     assert!(export_posts(dir.path()).is_empty());
 }
+
+#[test]
+fn posts_are_attributed_to_the_institution_account_they_mention() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let admin = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str(), "admin"];
+        all.extend_from_slice(args);
+        let output = run(dir.path(), &all);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    admin(&[
+        "institution",
+        "create",
+        "--slug",
+        "valpo",
+        "--name",
+        "Municipalidad",
+        "--kind",
+        "government",
+        "--level",
+        "local",
+        "--country",
+        "CL",
+    ]);
+    admin(&[
+        "account",
+        "create",
+        "--institution",
+        "valpo",
+        "--platform",
+        "x",
+        "--handle",
+        "@munivalpo",
+        "--display-name",
+        "Muni",
+    ]);
+    admin(&[
+        "account",
+        "create",
+        "--institution",
+        "valpo",
+        "--platform",
+        "bluesky",
+        "--handle",
+        "muni.valpo.cl",
+        "--display-name",
+        "Muni",
+        "--external-id",
+        "did:plc:muni",
+    ]);
+    let file = dir.path().join("mentions.ndjson");
+    std::fs::write(
+        &file,
+        [
+            r#"{"created_at":"Mon Mar 02 10:00:00 +0000 2026","id_str":"5","text":"@MuniValpo hola","user":{"id_str":"9","screen_name":"v"},"entities":{"user_mentions":[{"screen_name":"MuniValpo"}]}}"#,
+            r#"{"did":"did:plc:ana","time_us":1725911162329308,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"3a","record":{"text":"@muni.valpo.cl hola","createdAt":"2024-09-09T19:46:02Z","facets":[{"index":{"byteStart":0,"byteEnd":14},"features":[{"$type":"app.bsky.richtext.facet#mention","did":"did:plc:muni"}]}]},"cid":"c"}}"#,
+            r#"{"platform":"web","id":"f1","text":"sin mención","created_at":"2026-03-02T09:15:00Z"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = import(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let posts = export_posts(dir.path());
+    let account = |id: &str| posts.iter().find(|p| p["external_id"] == id).unwrap()["account_id"].clone();
+    assert!(account("5").is_number() && account("at://did:plc:ana/app.bsky.feed.post/3a").is_number());
+    assert_ne!(account("5"), account("at://did:plc:ana/app.bsky.feed.post/3a"), "each its own account");
+    assert!(account("f1").is_null());
+}
