@@ -1,9 +1,10 @@
 //! Listening to a Mastodon instance for mentions of the institution's account.
 //!
-//! Each round first polls `GET /api/v1/notifications?types[]=mention&min_id=CURSOR`
-//! page by page until nothing is newer (this fills any gap, after a restart or a
-//! dropped stream), then follows the server-sent-events stream
-//! `GET /api/v1/streaming/user/notification` for as long as it lasts. When the stream
+//! Each round opens the server-sent-events stream
+//! `GET /api/v1/streaming/user/notification`, then polls
+//! `GET /api/v1/notifications?types[]=mention&min_id=CURSOR` page by page until nothing
+//! is newer (this fills any gap, after a restart or a dropped stream), then follows the
+//! stream for as long as it lasts. A refused token (401, 403) stops the listener. When the stream
 //! is refused or drops, it backs off and starts the next round with a poll: polling
 //! is the fallback. The cursor `mastodon:HOST` is the newest notification id stored.
 
@@ -57,6 +58,8 @@ pub async fn run(db: Db, options: Options, mut shutdown: Shutdown) -> anyhow::Re
     let cursor_name = format!("mastodon:{host}");
     let client = reqwest::Client::builder()
         .user_agent(concat!("Townhall/", env!("CARGO_PKG_VERSION")))
+        // The token must go to the instance and nowhere else.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .build()?;
     let mut auth = HeaderValue::from_str(&format!("Bearer {}", options.token.expose())).context("token")?;
@@ -77,6 +80,7 @@ pub async fn run(db: Db, options: Options, mut shutdown: Shutdown) -> anyhow::Re
                 tracing::warn!(instance = %host, error = %format!("{error:#}"), "Mastodon round failed");
                 None
             }
+            Err(Failure::Refused(why)) => bail!("{host}: {why}"),
         };
         if started.elapsed() > Duration::from_secs(60) {
             backoff.reset();
@@ -92,6 +96,8 @@ pub async fn run(db: Db, options: Options, mut shutdown: Shutdown) -> anyhow::Re
 
 enum Failure {
     RateLimited(Duration),
+    /// The instance refused the token: retrying cannot help.
+    Refused(String),
     Other(anyhow::Error),
 }
 
@@ -111,11 +117,17 @@ struct Listener {
 
 impl Listener {
     async fn round(&self, recent: &mut RecentStatuses, shutdown: &mut Shutdown) -> Result<(), Failure> {
+        // The stream is opened before the poll: a mention that arrives while the poll
+        // runs waits in the stream, so nothing falls between the two. A refused
+        // stream still lets the poll run: polling is the fallback.
+        let url = format!("{}/api/v1/streaming/user/notification", self.base);
+        let stream = self.client.get(&url).header(AUTHORIZATION, self.auth.clone()).send().await;
         self.poll(recent).await?;
+        let stream = check(stream?)?;
         if shutdown.is_raised() {
             return Ok(());
         }
-        self.stream(recent, shutdown).await
+        self.follow(stream, recent, shutdown).await
     }
 
     /// Stores every mention newer than the cursor, oldest first, page by page.
@@ -151,11 +163,13 @@ impl Listener {
         }
     }
 
-    /// Follows the notification stream until it ends, is refused, or shutdown.
-    async fn stream(&self, recent: &mut RecentStatuses, shutdown: &mut Shutdown) -> Result<(), Failure> {
-        let url = format!("{}/api/v1/streaming/user/notification", self.base);
-        let response = self.client.get(&url).header(AUTHORIZATION, self.auth.clone()).send().await?;
-        let response = check(response)?;
+    /// Follows the notification stream until it ends or shutdown.
+    async fn follow(
+        &self,
+        response: reqwest::Response,
+        recent: &mut RecentStatuses,
+        shutdown: &mut Shutdown,
+    ) -> Result<(), Failure> {
         let mut body = response.bytes_stream();
         let mut buffer: Vec<u8> = Vec::new();
         let mut event = SseEvent::default();
@@ -248,6 +262,9 @@ fn check(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
         let header = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
         let wait = retry_after(header, chrono::Utc::now()).unwrap_or(Duration::from_secs(60));
         return Err(Failure::RateLimited(wait));
+    }
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return Err(Failure::Refused(format!("the instance refused the token ({status})")));
     }
     if !status.is_success() {
         return Err(Failure::Other(anyhow::anyhow!("{} answered {status}", response.url().path())));

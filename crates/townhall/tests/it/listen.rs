@@ -256,20 +256,31 @@ async fn notifications(
 async fn stream(State(state): State<Shared>) -> Response {
     let mut fake = state.lock().unwrap();
     fake.streams += 1;
-    if fake.streams > 1 {
-        return Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>()).into_response();
+    match fake.streams {
+        // The first time the stream is unavailable: the listener must poll anyway.
+        1 => (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response(),
+        // Then mention 6 arrives, comes through the stream with a deletion, and the
+        // stream drops.
+        2 => {
+            let six = notification(6);
+            fake.notifications.push(six.clone());
+            Body::from(format!(":thump\n\nevent: notification\ndata: {six}\n\nevent: delete\ndata: 1002\n\n"))
+                .into_response()
+        }
+        // While it was down, mention 7 arrived: only a poll from the cursor can find it.
+        _ => {
+            if fake.streams == 3 {
+                fake.notifications.push(notification(7));
+            }
+            Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>()).into_response()
+        }
     }
-    // The first stream delivers one mention and one deletion, then drops; meanwhile
-    // mention 7 arrives, which only a poll can now see.
-    let six = notification(6);
-    fake.notifications.push(six.clone());
-    fake.notifications.push(notification(7));
-    let events = format!(":thump\n\nevent: notification\ndata: {six}\n\nevent: delete\ndata: 1002\n\n");
-    Body::from(events).into_response()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mastodon_polls_streams_honours_429_and_fills_the_gap_after_a_drop() {
+    // Rounds: stream refused, poll refused with 429 (wait 1 s); stream opened, poll 1–6,
+    // stream delivers 6 and a deletion, drops; stream opened, poll finds 7, stream stays.
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_db(dir.path()).await;
     let state: Shared = Arc::new(Mutex::new(FakeInstance {
@@ -311,9 +322,9 @@ async fn mastodon_polls_streams_honours_429_and_fills_the_gap_after_a_drop() {
     let (retried_at, _, _) = polls[1];
     assert!(retried_at - limited_at >= Duration::from_millis(900), "Retry-After: 1 was honoured");
     let asked: Vec<Option<&str>> = polls.iter().skip(1).map(|(_, m, _)| m.as_deref()).collect();
-    assert_eq!(&asked[..4], [None, Some("2"), Some("4"), Some("5")], "paged forward from the cursor");
-    assert!(asked.contains(&Some("6")), "after the drop, a poll from the cursor found mention 7: {asked:?}");
-    assert!(streams >= 2, "the stream was tried again");
+    assert_eq!(&asked[..4], [None, Some("2"), Some("4"), Some("6")], "paged forward from the cursor");
+    assert!(asked[4..].contains(&Some("6")), "after the drop, a poll from the cursor found mention 7: {asked:?}");
+    assert!(streams >= 3, "the stream was tried again after it was refused and after it dropped");
     let deleted = db
         .post_by_external_id(Platform::Mastodon, "https://social.example/users/ana/statuses/1002")
         .await
@@ -405,4 +416,23 @@ async fn a_listener_killed_with_sigkill_resumes_without_loss_or_duplicates() {
     let mut ids = bluesky_posts(&db).await;
     ids.dedup();
     assert_eq!(ids.len(), total as usize, "every post once");
+}
+
+#[tokio::test]
+async fn a_refused_mastodon_token_stops_the_listener_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(dir.path()).await;
+    let app = axum::Router::new().fallback(|| async { (StatusCode::UNAUTHORIZED, "invalid token") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (_stop, shutdown) = Shutdown::new();
+    let options = listen::mastodon::Options {
+        instance: format!("http://{address}"),
+        token: Secret::new("revoked-token-123"),
+        poll_interval: Duration::from_secs(1),
+    };
+    let error = listen::mastodon::run(db, options, shutdown).await.unwrap_err().to_string();
+    assert!(error.contains("refused the token (401 Unauthorized)"), "{error}");
+    assert!(!error.contains("revoked-token-123"));
 }
