@@ -1,0 +1,74 @@
+//! Multilingual term lists matched in one pass (Aho-Corasick), whole words only, on
+//! text folded to lower case without Latin diacritics, so `Inundación`, `inundacion`
+//! and `INUNDACIÓN` are one term.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// A list of terms, each with a label, compiled once and matched in linear time.
+#[derive(Debug)]
+pub struct Lexicon<T> {
+    automaton: AhoCorasick,
+    labels: Vec<T>,
+}
+
+impl<T: Copy> Lexicon<T> {
+    /// Compiles the terms; each is folded like the text it will be matched against.
+    pub fn new(entries: &[(&str, T)]) -> Lexicon<T> {
+        let patterns: Vec<String> = entries.iter().map(|(term, _)| fold(term)).collect();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            // The patterns are the project's own short word lists: building cannot fail
+            // for them, and a test builds every lexicon.
+            .unwrap_or_else(|e| panic!("lexicon does not compile: {e}"));
+        Lexicon { automaton, labels: entries.iter().map(|(_, label)| *label).collect() }
+    }
+
+    /// The labels of the terms found in `folded` (see [`fold`]) as whole words, in order.
+    pub fn find(&self, folded: &str) -> Vec<T> {
+        self.automaton
+            .find_iter(folded)
+            .filter(|m| {
+                let before = folded[..m.start()].chars().next_back();
+                let after = folded[m.end()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+            })
+            .map(|m| self.labels[m.pattern().as_usize()])
+            .collect()
+    }
+}
+
+/// Lower case, with the diacritics of Latin letters removed; other scripts are only
+/// lower-cased (Cyrillic, Arabic and others keep their letters).
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            'ß' => 's',
+            other => other,
+        })
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_words_without_case_or_accents() {
+        let lexicon = Lexicon::new(&[("inundación", 1), ("fire", 2), ("shots fired", 3), ("земјотрес", 4)]);
+        assert_eq!(lexicon.find(&fold("¡INUNDACION en la calle! Inundación.")), [1, 1]);
+        assert_eq!(lexicon.find(&fold("fireworks tonight, campfire")), Vec::<i32>::new());
+        assert_eq!(lexicon.find(&fold("Shots fired near the fire station")), [3, 2]);
+        assert_eq!(lexicon.find(&fold("Силен ЗЕМЈОТРЕС во Скопје")), [4]);
+        assert_eq!(fold("Ñandú E\u{301}"), "nandu e");
+    }
+}
