@@ -1,8 +1,9 @@
 //! Records a platform sent that could not be read, kept as received.
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 
-use crate::{BeginWrite, Db, Result, on_pool, storable_text};
+use crate::{BeginWrite, Db, Result, StoreError, on_pool, storable_text};
 
 /// One quarantined record.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -51,6 +52,18 @@ impl Db {
             .bind(limit)
             .fetch_all(pool)
             .await?)
+        })
+    }
+
+    /// Every quarantined record, oldest first, row by row, for export.
+    pub fn stream_quarantine(&self) -> BoxStream<'_, Result<QuarantinedRecord>> {
+        on_pool!(self, |pool| {
+            sqlx::query_as::<_, QuarantinedRecord>(
+                "SELECT id, source, code, reason, raw, received_at FROM quarantine ORDER BY id",
+            )
+            .fetch(pool)
+            .map_err(StoreError::from)
+            .boxed()
         })
     }
 }

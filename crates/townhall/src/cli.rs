@@ -133,6 +133,8 @@ pub enum ExportWhat {
     Posts,
     /// The audit log.
     Audit,
+    /// Records received from webhooks and listeners that could not be read, as received.
+    Quarantine,
 }
 
 /// Formats `export` can write.

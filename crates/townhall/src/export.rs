@@ -38,6 +38,8 @@ const POST_COLUMNS: &[&str] = &[
     "raw_base64",
 ];
 
+const QUARANTINE_COLUMNS: &[&str] = &["id", "received_at", "source", "code", "reason", "raw", "raw_base64"];
+
 const AUDIT_COLUMNS: &[&str] =
     &["id", "at", "institution_id", "actor", "action", "object_kind", "object_id", "before", "after", "origin"];
 
@@ -49,6 +51,7 @@ pub async fn run(db: &Db, what: ExportWhat, format: ExportFormat, out: impl Writ
         match what {
             ExportWhat::Posts => POST_COLUMNS,
             ExportWhat::Audit => AUDIT_COLUMNS,
+            ExportWhat::Quarantine => QUARANTINE_COLUMNS,
         },
     )?;
     match what {
@@ -62,6 +65,16 @@ pub async fn run(db: &Db, what: ExportWhat, format: ExportFormat, out: impl Writ
             let mut events = db.stream_audit();
             while let Some(event) = events.try_next().await? {
                 sink.write(&audit_record(&event))?;
+            }
+        }
+        ExportWhat::Quarantine => {
+            let mut records = db.stream_quarantine();
+            while let Some(record) = records.try_next().await? {
+                let (raw, raw_base64) = raw_fields(&record.raw);
+                sink.write(&json!({
+                    "id": record.id, "received_at": record.received_at, "source": record.source,
+                    "code": record.code, "reason": record.reason, "raw": raw, "raw_base64": raw_base64,
+                }))?;
             }
         }
     }

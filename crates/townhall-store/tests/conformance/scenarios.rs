@@ -632,6 +632,8 @@ pub async fn unreadable_records_are_quarantined_byte_for_byte(db: Db) {
         ("webhook:meta", "parse.json", raw.as_slice())
     );
     assert_eq!(kept[0].reason, "missing field `did`");
+    let streamed: Vec<_> = db.stream_quarantine().try_collect().await.unwrap();
+    assert_eq!(streamed.iter().map(|r| r.id).collect::<Vec<_>>(), [first, second], "oldest first");
 }
 
 /// Generated texts (any Unicode scalar: emoji, RTL, zero-width, combining marks, NUL)

@@ -3,6 +3,7 @@
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use townhall::cli::{ExportFormat, ExportWhat};
 use townhall::config::{Secret, WebhooksConfig};
 use townhall_core::Platform;
 
@@ -101,6 +102,15 @@ async fn meta_deliveries_are_verified_then_stored_or_quarantined() {
     assert_eq!(kept.status, 200, "{}", kept.body);
     let quarantined = app.db.quarantined(10).await.unwrap();
     assert_eq!((quarantined[0].source.as_str(), quarantined[0].raw.as_slice()), ("webhook:meta", broken));
+
+    // An operator sees it with `townhall export --what quarantine`.
+    let mut out = Vec::new();
+    let count = townhall::export::run(&app.db, ExportWhat::Quarantine, ExportFormat::Ndjson, &mut out).await.unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (count, line["source"].as_str(), line["raw"].as_str()),
+        (1, Some("webhook:meta"), std::str::from_utf8(broken).ok())
+    );
 }
 
 #[tokio::test]
