@@ -146,8 +146,12 @@ macro_rules! ingest_in_tx {
             let (id, version, outcome) = match Ingest::decide(head.as_ref(), post) {
                 Ingest::Duplicate(id) => {
                     if post.metrics != PostMetrics::default() {
-                        // The platform's own counts are newer than what we hold.
-                        sqlx::query("UPDATE posts SET likes = $1, reposts = $2, replies = $3, quotes = $4 WHERE id = $5")
+                        // The platform's own counts are newer than what we hold; a replay with
+                        // the same counts writes nothing.
+                        sqlx::query(
+                            "UPDATE posts SET likes = $1, reposts = $2, replies = $3, quotes = $4 WHERE id = $5 \
+                             AND (likes <> $1 OR reposts <> $2 OR replies <> $3 OR quotes <> $4)",
+                        )
                             .bind(post.metrics.likes)
                             .bind(post.metrics.reposts)
                             .bind(post.metrics.replies)

@@ -169,10 +169,11 @@ fn check_inputs(request: &ImportRequest) -> Result<Vec<Input>, Unusable> {
     let mut inputs = Vec::new();
     for path in &request.paths {
         let mut file = File::open(path).map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
-        let size = file.metadata().map_err(|e| Unusable(format!("{}: {e}", path.display())))?.len();
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
+        let metadata = file.metadata().map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
+        if metadata.is_dir() {
             return Err(Unusable(format!("{}: is a directory", path.display())));
         }
+        let size = metadata.len();
         let mut head = vec![0; 4096];
         let n = read_head(&mut file, &mut head).map_err(|e| Unusable(format!("{}: {e}", path.display())))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -114,6 +114,10 @@ fn unusable_input_exits_with_status_2_and_stores_nothing() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown format") && stderr.contains("jetstream"), "{stderr}");
 
+    let (code, _, stderr) = import(dir.path(), &[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is a directory"), "{stderr}");
+
     let binary = dir.path().join("photo.bin");
     std::fs::write(&binary, [0u8, 159, 146, 150]).unwrap();
     let (code, _, stderr) = import(dir.path(), &[binary.to_str().unwrap()]);
