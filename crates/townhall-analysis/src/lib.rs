@@ -9,6 +9,8 @@
 //! `analyze_post` job for every new post text, so every post stored today will be
 //! analysed when they do.
 
+pub mod language;
 pub mod lexicon;
 pub mod pii;
+pub mod sentiment;
 pub mod urgency;
