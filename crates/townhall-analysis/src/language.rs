@@ -226,39 +226,43 @@ pub fn code(language: Language) -> String {
 /// The supported language a code (ISO 639-1 or 639-3, any case) names.
 pub fn from_code(code: &str) -> Option<Language> {
     let code = code.trim().to_ascii_lowercase();
-    SUPPORTED.iter().copied().find(|l| {
-        l.iso_code_639_1().to_string() == code || l.iso_code_639_3().to_string() == code
-    })
+    SUPPORTED.iter().copied().find(|l| l.iso_code_639_1().to_string() == code || l.iso_code_639_3().to_string() == code)
 }
 
-/// Letters of a text that carry its language, lower-cased, as words: without
-/// mentions, hashtags, links, e-mail addresses, digits, punctuation and emoji.
-pub fn language_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
+/// Letters of a text that carry its language, lower-cased, as words separated by one
+/// space: without mentions, hashtags, links, e-mail addresses, digits, punctuation
+/// and emoji.
+pub fn language_words(text: &str) -> String {
+    let mut words = String::with_capacity(text.len());
     for token in text.split_whitespace() {
-        let lowered = token.to_ascii_lowercase();
-        if token.starts_with('@')
+        let skip = token.starts_with('@')
             || token.starts_with('#')
             || token.contains('@')
-            || lowered.starts_with("http://")
-            || lowered.starts_with("https://")
-            || lowered.starts_with("www.")
-        {
+            || starts_with_ignore_case(token, "http://")
+            || starts_with_ignore_case(token, "https://")
+            || starts_with_ignore_case(token, "www.");
+        if skip {
             continue;
         }
-        let mut word = String::new();
         for c in token.chars() {
-            if c.is_alphabetic() {
-                word.extend(c.to_lowercase());
-            } else if !word.is_empty() {
-                words.push(std::mem::take(&mut word));
+            if c.is_ascii_alphabetic() {
+                words.push(c.to_ascii_lowercase());
+            } else if !c.is_ascii() && c.is_alphabetic() {
+                words.extend(c.to_lowercase());
+            } else if !words.is_empty() && !words.ends_with(' ') {
+                words.push(' ');
             }
         }
-        if !word.is_empty() {
-            words.push(word);
+        if !words.is_empty() && !words.ends_with(' ') {
+            words.push(' ');
         }
     }
+    words.truncate(words.trim_end().len());
     words
+}
+
+fn starts_with_ignore_case(token: &str, prefix: &str) -> bool {
+    token.len() >= prefix.len() && token.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// Identifies the language of `text` among all supported languages, or `None` when
@@ -284,11 +288,7 @@ impl Detector {
     /// A detector for `languages` (those not in [`SUPPORTED`] are ignored).
     pub fn new(languages: &[Language]) -> Detector {
         let languages: Vec<Language> = SUPPORTED.iter().copied().filter(|l| languages.contains(l)).collect();
-        Detector {
-            fast: Trigrams::load(&languages),
-            languages,
-            precise: Mutex::new(HashMap::new()),
-        }
+        Detector { fast: Trigrams::load(&languages), languages, precise: Mutex::new(HashMap::new()) }
     }
 
     /// The languages this detector chooses among.
@@ -301,7 +301,7 @@ impl Detector {
     pub fn detect(&self, text: &str) -> Option<Detected> {
         let words = language_words(text);
         let mut counts = [0usize; SCRIPTS];
-        for c in words.iter().flat_map(|w| w.chars()) {
+        for c in words.chars() {
             if let Some(script) = Script::of(c) {
                 counts[script as usize] += 1;
             }
@@ -329,7 +329,7 @@ impl Detector {
     }
 
     /// lingua's answer among the shortlisted languages.
-    fn precise(&self, shortlist: &[Language], words: &[String]) -> Option<Detected> {
+    fn precise(&self, shortlist: &[Language], words: &str) -> Option<Detected> {
         let mask = shortlist.iter().fold(0u64, |mask, l| mask | 1 << index_of(*l));
         let detector = {
             let mut cache = self.precise.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -338,7 +338,7 @@ impl Detector {
             });
             Arc::clone(detector)
         };
-        let values = detector.compute_language_confidence_values(words.join(" "));
+        let values = detector.compute_language_confidence_values(words);
         let (language, confidence) = values.first().copied()?;
         (confidence > 0.0).then_some(Detected { language, confidence: confidence as f32 })
     }
@@ -404,11 +404,11 @@ impl std::fmt::Debug for Trigrams {
 /// The log-probability charged for a trigram a language's model lacks.
 const UNSEEN: f32 = -12.0;
 /// Fewer trigrams than this and the fast pass does not answer.
-const MIN_TRIGRAMS: usize = 12;
+const MIN_TRIGRAMS: usize = 6;
 /// The lead (in nats) of the best language over the next that the fast pass needs.
-const MIN_MARGIN: f32 = 8.0;
+const MIN_MARGIN: f32 = 4.0;
 /// At most this many languages go to the precise pass…
-const SHORTLIST: usize = 5;
+const SHORTLIST: usize = 3;
 /// …and only those within this many nats of the best.
 const SHORTLIST_WINDOW: f32 = 24.0;
 
@@ -448,11 +448,11 @@ impl Trigrams {
 
     /// The language whose trigrams explain the words best when it leads clearly;
     /// otherwise the few languages close enough to the best to need a closer look.
-    fn classify(&self, words: &[String], candidates: &[Language]) -> Verdict {
+    fn classify(&self, words: &str, candidates: &[Language]) -> Verdict {
         let mut scores = [0f32; 64];
         let mut seen = 0usize;
         let mut chars = Vec::with_capacity(32);
-        for word in words {
+        for word in words.split(' ') {
             chars.clear();
             chars.extend(word.chars());
             for window in chars.windows(3) {
@@ -475,7 +475,12 @@ impl Trigrams {
             return Verdict::Shortlist(candidates.to_vec());
         }
         Verdict::Shortlist(
-            ranked.iter().take(SHORTLIST).take_while(|(_, score)| top - score < SHORTLIST_WINDOW).map(|(l, _)| *l).collect(),
+            ranked
+                .iter()
+                .take(SHORTLIST)
+                .take_while(|(_, score)| top - score < SHORTLIST_WINDOW)
+                .map(|(l, _)| *l)
+                .collect(),
         )
     }
 }
@@ -509,7 +514,7 @@ mod tests {
     fn strips_what_says_nothing_about_the_language() {
         let text = "@MuniSantiago #Santiago https://example.org/x?y=1 el semáforo de la esquina no funciona 😡😡";
         assert_eq!(lang(text).as_deref(), Some("es"));
-        assert_eq!(language_words("@a #b https://c.d e@f.g Hola, 12 mundo!"), ["hola", "mundo"]);
+        assert_eq!(language_words("@a #b HTTPS://c.d e@f.g ¡Hola, 12 mundo! 👍"), "hola mundo");
     }
 
     #[test]

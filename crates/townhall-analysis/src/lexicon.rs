@@ -2,7 +2,7 @@
 //! text folded to lower case without Latin diacritics, so `Inundación`, `inundacion`
 //! and `INUNDACIÓN` are one term.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// A list of terms, each with a label, compiled once and matched in linear time.
 #[derive(Debug)]
@@ -17,6 +17,8 @@ impl<T: Copy> Lexicon<T> {
         let patterns: Vec<String> = entries.iter().map(|(term, _)| fold(term)).collect();
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            // The lists are small: a full DFA costs little memory and scans fastest.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             // The patterns are the project's own short word lists: building cannot fail
             // for them, and a test builds every lexicon.
@@ -26,6 +28,11 @@ impl<T: Copy> Lexicon<T> {
 
     /// The labels of the terms found in `folded` (see [`fold`]) as whole words, in order.
     pub fn find(&self, folded: &str) -> Vec<T> {
+        self.find_with_terms(folded).into_iter().map(|(_, label)| label).collect()
+    }
+
+    /// Like [`Lexicon::find`], with the text each term matched.
+    pub fn find_with_terms<'t>(&self, folded: &'t str) -> Vec<(&'t str, T)> {
         self.automaton
             .find_iter(folded)
             .filter(|m| {
@@ -33,7 +40,7 @@ impl<T: Copy> Lexicon<T> {
                 let after = folded[m.end()..].chars().next();
                 !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
             })
-            .map(|m| self.labels[m.pattern().as_usize()])
+            .map(|m| (&folded[m.range()], self.labels[m.pattern().as_usize()]))
             .collect()
     }
 }
@@ -41,6 +48,9 @@ impl<T: Copy> Lexicon<T> {
 /// Lower case, with the diacritics of Latin letters removed; other scripts are only
 /// lower-cased (Cyrillic, Arabic and others keep their letters).
 pub fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     text.chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {

@@ -1,6 +1,7 @@
 //! Personal data in a post: e-mail addresses, phone numbers, payment cards (Luhn),
-//! IBANs (ISO 13616 mod 97), Chile's RUT (mod 11) and Spain's DNI and NIE (mod 23
-//! letter). Found so that it can be flagged on the post and redacted in every public
+//! IBANs (ISO 13616 mod 97), Chile's RUT (mod 11), Spain's DNI and NIE (mod 23
+//! letter), street addresses with a house number, and health conditions said of a
+//! person. Found so that it can be flagged on the post and redacted in every public
 //! output.
 //!
 //! The scan is one pass over the bytes, with every look-around bounded, so it is linear
@@ -8,7 +9,11 @@
 //! its check digits agree; a phone number has no check digits, so a bare run of digits
 //! is a phone only with a lower confidence.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
+
+use crate::lexicon::{Lexicon, fold};
 
 /// What kind of personal data a span is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +33,10 @@ pub enum PiiKind {
     SpainDni,
     /// Spain's NIE with a valid letter.
     SpainNie,
+    /// A street address with a house number.
+    Address,
+    /// A health condition, near words that tie it to a person ("my", "mi", "son").
+    Health,
 }
 
 impl PiiKind {
@@ -39,6 +48,8 @@ impl PiiKind {
             PiiKind::PaymentCard => "[card]",
             PiiKind::Iban => "[iban]",
             PiiKind::ChileRut | PiiKind::SpainDni | PiiKind::SpainNie => "[id]",
+            PiiKind::Address => "[address]",
+            PiiKind::Health => "[health]",
         }
     }
 }
@@ -58,6 +69,249 @@ pub struct PiiMatch {
 
 /// Finds the personal data in `text`, in order, without overlaps.
 pub fn find(text: &str) -> Vec<PiiMatch> {
+    find_in(text, &fold(text))
+}
+
+/// [`find`] for a text whose [`fold`]ed form is at hand.
+pub fn find_in(text: &str, folded: &str) -> Vec<PiiMatch> {
+    let mut found = find_numbers(text);
+    // The word-level rules only run when they can match: an address needs a house
+    // number, a health condition one of the listed terms.
+    let has_number = text.bytes().any(|b| b.is_ascii_digit());
+    let has_health_term = !health_lexicon().find(folded).is_empty();
+    if has_number || has_health_term {
+        let words = words(text);
+        if has_number {
+            found.extend(addresses(&words));
+        }
+        if has_health_term {
+            found.extend(health(&words));
+        }
+    }
+    found.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
+    let mut kept: Vec<PiiMatch> = Vec::with_capacity(found.len());
+    for m in found {
+        if kept.last().is_none_or(|prev| m.start >= prev.end) {
+            kept.push(m);
+        }
+    }
+    kept
+}
+
+/// A word of the text: its byte span and its lower-cased letters and digits.
+struct Word {
+    start: usize,
+    end: usize,
+    lower: String,
+}
+
+/// The text's words (runs of letters, digits and `.`/`/` inside abbreviations such as
+/// `Av.` or `c/`), at most the first 4,096 so a hostile text stays linear.
+fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        let inside = c.is_alphanumeric() || ((c == '.' || c == '/') && start.is_some());
+        match (inside, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push(Word { start: s, end: i, lower: text[s..i].to_lowercase() });
+                start = None;
+                if out.len() == 4096 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Words that name a street, in the seeds' languages (abbreviations with their dot).
+/// Words that also mean something else ("plaza", "place", "via", "drive") are left out.
+const STREET_WORDS: &[&str] = &[
+    "calle",
+    "c/",
+    "avenida",
+    "av.",
+    "avda.",
+    "av",
+    "pasaje",
+    "psje.",
+    "street",
+    "st.",
+    "road",
+    "rd.",
+    "avenue",
+    "ave.",
+    "boulevard",
+    "blvd.",
+    "rue",
+    "bd.",
+    "chemin",
+    "allée",
+    "rua",
+    "travessa",
+    "viale",
+    "straße",
+    "strasse",
+    "laan",
+    "straat",
+    "gracht",
+    "улица",
+    "ул.",
+    "булевар",
+    "бул.",
+    "شارع",
+];
+
+/// Endings of Dutch and German street names written as one word (`Kerkstraat`).
+const STREET_SUFFIXES: &[&str] = &["straat", "laan", "gracht", "plein", "weg", "straße", "strasse", "gasse", "steeg"];
+
+fn is_house_number(word: &str) -> bool {
+    let digits = word.chars().take_while(char::is_ascii_digit).count();
+    (1..=5).contains(&digits)
+        && word.chars().skip(digits).all(|c| c.is_alphabetic())
+        && word.chars().count() <= digits + 1
+}
+
+/// "Calle Esmeralda 1234", "Av. Providencia 1550", "123 Main Street", "Kerkstraat 12".
+fn addresses(words: &[Word]) -> Vec<PiiMatch> {
+    let mut found = Vec::new();
+    let span =
+        |from: &Word, to: &Word| PiiMatch { kind: PiiKind::Address, start: from.start, end: to.end, confidence: 0.7 };
+    for (k, word) in words.iter().enumerate() {
+        let street = STREET_WORDS.contains(&word.lower.as_str());
+        let compound = word.lower.chars().count() > 6 && STREET_SUFFIXES.iter().any(|s| word.lower.ends_with(s));
+        if street || compound {
+            // Street word, up to four name words, then the number.
+            let reach = if compound { 1 } else { 5 };
+            if let Some(number) = words[k + 1..].iter().take(reach).position(|w| is_house_number(&w.lower)) {
+                found.push(span(word, &words[k + 1 + number]));
+                continue;
+            }
+        }
+        if street && k >= 2 {
+            // English order: number, one to three name words, street word.
+            let window = &words[k.saturating_sub(4)..k - 1];
+            if let Some(number) = window.iter().rposition(|w| is_house_number(&w.lower)) {
+                found.push(span(&window[number], word));
+            }
+        }
+    }
+    found
+}
+
+/// Health conditions (the project's own list, in the seeds' languages).
+const HEALTH_TERMS: &[&str] = &[
+    "diabetes",
+    "cancer",
+    "cáncer",
+    "vih",
+    "hiv",
+    "sida",
+    "aids",
+    "embarazada",
+    "pregnant",
+    "enceinte",
+    "zwanger",
+    "grávida",
+    "schwanger",
+    "incinta",
+    "depresión",
+    "depression",
+    "dépression",
+    "depressie",
+    "esquizofrenia",
+    "schizophrenia",
+    "epilepsia",
+    "epilepsy",
+    "épilepsie",
+    "alzheimer",
+    "demencia",
+    "dementia",
+    "autismo",
+    "autism",
+    "quimioterapia",
+    "chemotherapy",
+    "chimiothérapie",
+    "diálisis",
+    "dialysis",
+    "tuberculosis",
+    "hepatitis",
+    "insulina",
+    "insulin",
+    "discapacidad",
+    "disability",
+    "handicap",
+    "rak",
+    "дијабетес",
+    "рак",
+    "السرطان",
+    "السكري",
+];
+
+/// Words that tie a condition to a person.
+const PERSONAL: &[&str] = &[
+    "my",
+    "mi",
+    "mis",
+    "mon",
+    "ma",
+    "mes",
+    "mijn",
+    "minha",
+    "meu",
+    "mein",
+    "meine",
+    "mio",
+    "mia",
+    "i",
+    "i'm",
+    "yo",
+    "tengo",
+    "tiene",
+    "has",
+    "have",
+    "suffers",
+    "sufre",
+    "padece",
+    "heeft",
+    "hijo",
+    "hija",
+    "son",
+    "daughter",
+    "madre",
+    "padre",
+    "mother",
+    "father",
+    "wife",
+    "husband",
+    "esposa",
+    "esposo",
+    "mamá",
+    "papá",
+    "мојот",
+    "мојата",
+];
+
+fn health_lexicon() -> &'static Lexicon<()> {
+    static LEXICON: OnceLock<Lexicon<()>> = OnceLock::new();
+    LEXICON.get_or_init(|| Lexicon::new(&HEALTH_TERMS.iter().map(|t| (*t, ())).collect::<Vec<_>>()))
+}
+
+fn health(words: &[Word]) -> Vec<PiiMatch> {
+    words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| HEALTH_TERMS.contains(&w.lower.as_str()))
+        .filter(|(k, _)| words[k.saturating_sub(5)..*k].iter().any(|w| PERSONAL.contains(&w.lower.as_str())))
+        .map(|(_, w)| PiiMatch { kind: PiiKind::Health, start: w.start, end: w.end, confidence: 0.6 })
+        .collect()
+}
+
+/// The byte scan: e-mails, phones, cards, IBANs and national ids.
+fn find_numbers(text: &str) -> Vec<PiiMatch> {
     let b = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
@@ -378,6 +632,26 @@ mod tests {
     fn redaction_replaces_only_the_spans() {
         let text = "Soy Ana (ana@example.org), RUT 12.345.678-5, 📞 +34 612 345 678 — ¿me llaman?";
         assert_eq!(redact(text, &find(text)), "Soy Ana ([email]), RUT [id], 📞 [phone] — ¿me llaman?");
+    }
+
+    #[test]
+    fn street_addresses_with_a_number() {
+        assert_eq!(kinds("Vivo en Calle Esmeralda 1234, depto 5"), [(PiiKind::Address, "Calle Esmeralda 1234")]);
+        assert_eq!(kinds("Av. Providencia 1550 sin luz"), [(PiiKind::Address, "Av. Providencia 1550")]);
+        assert_eq!(kinds("Flooding at 221 Baker Street now"), [(PiiKind::Address, "221 Baker Street")]);
+        assert_eq!(kinds("Gat in de weg voor Kerkstraat 12b"), [(PiiKind::Address, "Kerkstraat 12b")]);
+        assert_eq!(kinds("The street lights on Main Street are out"), []);
+    }
+
+    #[test]
+    fn health_conditions_said_of_a_person() {
+        assert_eq!(
+            kinds("Mi hijo tiene diabetes y no hay insulina"),
+            [(PiiKind::Health, "diabetes"), (PiiKind::Health, "insulina")]
+        );
+        assert_eq!(kinds("The new cancer unit opens on Monday"), []);
+        let text = "My mother has dementia, she lives at 12 Oak Road";
+        assert_eq!(redact(text, &find(text)), "My mother has [health], she lives at [address]");
     }
 
     proptest! {

@@ -11,6 +11,7 @@
 //! English uses VADER's lexicons (MIT); Spanish uses the stemmed lexicon of
 //! SentiLeak (GPL-3.0) with the same rules. Sources in `data/SOURCES.md`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -56,14 +57,28 @@ const N_SCALAR: f32 = -0.74;
 /// language, so an unknown language with emoji is read with the English model).
 pub fn sentiment(text: &str, language: Option<Language>) -> Sentiment {
     let models = models();
-    let (described, emoji) = describe_emoji(text, &models.emoji);
-    let model = match language {
-        Some(Language::English) => &models.english,
-        Some(Language::Spanish) => &models.spanish,
-        _ if emoji > 0 => &models.english,
+    let (described, emoji) = describe_emoji(text, &models.emoji, true);
+    let (score, confidence) = match language {
+        // English reads emoji as their descriptions inline, as VADER does.
+        Some(Language::English) => models.english.score(&described, 0.0),
+        _ if language == Some(Language::Spanish) || emoji > 0 => {
+            // Other models read the text without emoji, and the emoji through the
+            // English descriptions, added to the valence sum.
+            let (plain, _) = describe_emoji(text, &models.emoji, false);
+            let emoji_valence: f32 = if emoji > 0 {
+                let descriptions = describe_only(text, &models.emoji);
+                let tokens = models.english.tokens(&descriptions);
+                (0..tokens.len()).map(|i| models.english.valence_at(&tokens, i, false)).sum()
+            } else {
+                0.0
+            };
+            match language {
+                Some(Language::Spanish) => models.spanish.score(&plain, emoji_valence),
+                _ => (normalize(emoji_valence), 1.0),
+            }
+        }
         _ => return Sentiment { score: None, confidence: 0.0, emoji },
     };
-    let (score, confidence) = model.score(&described);
     Sentiment { score: Some(score), confidence, emoji }
 }
 
@@ -90,18 +105,24 @@ fn models() -> &'static Models {
     })
 }
 
-/// Replaces each emoji by its words ("😡" → "pouting face"), as VADER does, and counts them.
-fn describe_emoji(text: &str, emoji: &HashMap<char, &'static str>) -> (String, u32) {
+/// Replaces each emoji by its words ("😡" → "pouting face"), as VADER does, or drops
+/// it when `describe` is false, and counts them.
+fn describe_emoji<'t>(text: &'t str, emoji: &HashMap<char, &'static str>, describe: bool) -> (Cow<'t, str>, u32) {
+    if text.is_ascii() && !text.contains('&') {
+        return (text.into(), 0);
+    }
     let mut out = String::with_capacity(text.len() + 16);
     let mut count = 0;
     let mut previous_space = true;
     for c in decode_entities(text).chars() {
         if let Some(description) = emoji.get(&c) {
             count += 1;
-            if !previous_space {
-                out.push(' ');
+            if describe {
+                if !previous_space {
+                    out.push(' ');
+                }
+                out.push_str(description);
             }
-            out.push_str(description);
             out.push(' ');
             previous_space = true;
         } else {
@@ -109,21 +130,34 @@ fn describe_emoji(text: &str, emoji: &HashMap<char, &'static str>) -> (String, u
             previous_space = c == ' ';
         }
     }
-    (out, count)
+    (out.into(), count)
+}
+
+/// The descriptions of the emoji in `text`, one after another.
+fn describe_only(text: &str, emoji: &HashMap<char, &'static str>) -> String {
+    text.chars().filter_map(|c| emoji.get(&c)).copied().collect::<Vec<_>>().join(" ")
 }
 
 /// The entities X and many exports leave in text (`&amp;`, `&gt;:(`).
-fn decode_entities(text: &str) -> std::borrow::Cow<'_, str> {
+fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return text.into();
     }
-    text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").into()
+    text.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .into()
 }
 
 struct Model {
     valence: HashMap<String, f32>,
     boosters: HashMap<&'static str, f32>,
     negations: &'static [&'static str],
+    /// Negations that reach only the next word (Spanish "sin basura" is good, but in
+    /// "sin recolección de basura" the lack is the complaint).
+    near_negations: &'static [&'static str],
     contrast: &'static [&'static str],
     stemmer: Option<Stemmer>,
     /// VADER's English-only rules ("no" before a rated word, idioms, "least").
@@ -131,28 +165,155 @@ struct Model {
 }
 
 const EN_NEGATIONS: &[&str] = &[
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "ain't", "aren't", "can't",
-    "couldn't", "daren't", "didn't", "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt", "mightnt", "mustnt",
-    "neither", "don't", "hadn't", "hasn't", "haven't", "isn't", "mightn't", "mustn't", "neednt", "needn't",
-    "never", "none", "nope", "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "wasnt",
-    "werent", "oughtn't", "shan't", "shouldn't", "uh-uh", "wasn't", "weren't", "without", "wont", "wouldnt",
-    "won't", "wouldn't", "rarely", "seldom", "despite",
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
 ];
 
 const EN_BOOSTERS_UP: &[&str] = &[
-    "absolutely", "amazingly", "awfully", "completely", "considerable", "considerably", "decidedly", "deeply",
-    "effing", "enormous", "enormously", "entirely", "especially", "exceptional", "exceptionally", "extreme",
-    "extremely", "fabulously", "flipping", "flippin", "frackin", "fracking", "fricking", "frickin", "frigging",
-    "friggin", "fully", "fuckin", "fucking", "fuggin", "fugging", "greatly", "hella", "highly", "hugely",
-    "incredible", "incredibly", "intensely", "major", "majorly", "more", "most", "particularly", "purely",
-    "quite", "really", "remarkably", "so", "substantially", "thoroughly", "total", "totally", "tremendous",
-    "tremendously", "uber", "unbelievably", "unusually", "utter", "utterly", "very",
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
 ];
 
 const EN_BOOSTERS_DOWN: &[&str] = &[
-    "almost", "barely", "hardly", "just enough", "kind of", "kinda", "kindof", "kind-of", "less", "little",
-    "marginal", "marginally", "occasional", "occasionally", "partly", "scarce", "scarcely", "slight", "slightly",
-    "somewhat", "sort of", "sorta", "sortof", "sort-of",
+    "almost",
+    "barely",
+    "hardly",
+    "just enough",
+    "kind of",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sort of",
+    "sorta",
+    "sortof",
+    "sort-of",
 ];
 
 /// Multi-word expressions whose valence replaces their words'.
@@ -170,8 +331,9 @@ const EN_SPECIAL: &[(&str, f32)] = &[
 
 // Spanish negations, intensifiers and contrasts, as Snowball stems without accents
 // (SentiLeak's lists, plus `ningun`/`tampoc` and the diminishers).
-const ES_NEGATIONS: &[&str] = &["no", "nunc", "jamas", "sin", "ni", "ningun", "tampoc", "nad"];
-const ES_BOOSTERS_UP: &[&str] = &["muy", "much", "bastant", "demasi", "mas", "gran", "super", "total", "realment", "tan"];
+const ES_NEGATIONS: &[&str] = &["no", "nunc", "jamas", "ni", "ningun", "tampoc", "nad"];
+const ES_BOOSTERS_UP: &[&str] =
+    &["muy", "much", "bastant", "demasi", "mas", "gran", "super", "total", "realment", "tan"];
 const ES_BOOSTERS_DOWN: &[&str] = &["poc", "algo", "apen", "casi", "men"];
 const ES_CONTRAST: &[&str] = &["per", "sin embarg", "aunqu"];
 
@@ -188,6 +350,7 @@ impl Model {
             valence,
             boosters: boosters(EN_BOOSTERS_UP, EN_BOOSTERS_DOWN),
             negations: EN_NEGATIONS,
+            near_negations: &[],
             contrast: &["but"],
             stemmer: None,
             english_rules: true,
@@ -209,22 +372,24 @@ impl Model {
             valence,
             boosters: boosters(ES_BOOSTERS_UP, ES_BOOSTERS_DOWN),
             negations: ES_NEGATIONS,
+            near_negations: &["sin"],
             contrast: ES_CONTRAST,
             stemmer: Some(Stemmer::create(Algorithm::Spanish)),
             english_rules: false,
         }
     }
 
-    /// The compound score and the share of words the lexicon rated.
-    fn score(&self, text: &str) -> (f32, f32) {
+    /// The compound score and the share of words the lexicon rated; `extra` is
+    /// valence from outside the words (emoji), added to their sum.
+    fn score(&self, text: &str, extra: f32) -> (f32, f32) {
         let tokens = self.tokens(text);
         if tokens.is_empty() {
-            return (0.0, 0.0);
+            return (normalize(extra), if extra == 0.0 { 0.0 } else { 1.0 });
         }
         let upper = tokens.iter().filter(|t| t.upper).count();
         let cap_diff = upper > 0 && upper < tokens.len();
         let mut valences: Vec<f32> = (0..tokens.len()).map(|i| self.valence_at(&tokens, i, cap_diff)).collect();
-        if let Some(at) = tokens.iter().position(|t| self.contrast.contains(&t.key.as_str())) {
+        if let Some(at) = tokens.iter().position(|t| self.contrast.contains(&t.key.as_ref())) {
             for (i, v) in valences.iter_mut().enumerate() {
                 if i < at {
                     *v *= 0.5;
@@ -233,7 +398,7 @@ impl Model {
                 }
             }
         }
-        let mut sum: f32 = valences.iter().sum();
+        let mut sum: f32 = valences.iter().sum::<f32>() + extra;
         let emphasis = punctuation_emphasis(text);
         if sum > 0.0 {
             sum += emphasis;
@@ -244,18 +409,20 @@ impl Model {
         (normalize(sum), rated as f32 / tokens.len() as f32)
     }
 
-    fn tokens(&self, text: &str) -> Vec<Token> {
+    fn tokens<'t>(&self, text: &'t str) -> Vec<Token<'t>> {
         text.split_whitespace()
             .filter(|w| !w.starts_with('@') && !w.starts_with("http://") && !w.starts_with("https://"))
             .map(|word| {
                 let word = strip_punctuation(word.strip_prefix('#').unwrap_or(word));
-                let lower = word.to_lowercase();
                 let upper = word.chars().any(char::is_alphabetic) && !word.chars().any(char::is_lowercase);
+                let lower: Cow<'t, str> =
+                    if word.chars().any(char::is_uppercase) { word.to_lowercase().into() } else { word.into() };
                 // Emoticons such as `:D` are rated as written.
-                let key = if self.valence.contains_key(word) { word.to_string() } else { self.key(&lower) };
+                let key = if self.valence.contains_key(word) { word.into() } else { self.key(lower) };
                 if !self.known(&key) {
                     // A stretched word ("sooo gooood") is read as the word, stressed.
-                    let squeezed = (1..=2).rev().filter_map(|keep| squeeze(&lower, keep)).map(|w| self.key(&w));
+                    let lower = word.to_lowercase();
+                    let squeezed = (1..=2).rev().filter_map(|keep| squeeze(&lower, keep)).map(|w| self.key(w.into()));
                     if let Some(key) = squeezed.into_iter().find(|key| self.known(key)) {
                         return Token { upper, stretched: true, key };
                     }
@@ -265,10 +432,10 @@ impl Model {
             .collect()
     }
 
-    fn key(&self, lower: &str) -> String {
+    fn key<'t>(&self, lower: Cow<'t, str>) -> Cow<'t, str> {
         match &self.stemmer {
-            Some(stemmer) => fold(&stemmer.stem(lower)),
-            None => lower.to_string(),
+            Some(stemmer) => fold(&stemmer.stem(&lower)).into(),
+            None => lower,
         }
     }
 
@@ -277,18 +444,18 @@ impl Model {
     }
 
     fn rating(&self, token: &Token) -> Option<f32> {
-        let v = *self.valence.get(&token.key)?;
+        let v = *self.valence.get(token.key.as_ref())?;
         Some(if token.stretched { v + B_INCR * v.signum() } else { v })
     }
 
     fn rated(&self, token: &Token) -> bool {
-        self.valence.contains_key(&token.key)
+        self.valence.contains_key(token.key.as_ref())
     }
 
     fn valence_at(&self, tokens: &[Token], i: usize, cap_diff: bool) -> f32 {
         let token = &tokens[i];
-        let key = token.key.as_str();
-        let word = |k: usize| tokens.get(k).map_or("", |t| t.key.as_str());
+        let key = token.key.as_ref();
+        let word = |k: usize| tokens.get(k).map_or("", |t| t.key.as_ref());
         if self.boosters.contains_key(key) || (key == "kind" && word(i + 1) == "of") {
             return 0.0;
         }
@@ -338,7 +505,7 @@ impl Model {
     }
 
     fn booster(&self, token: &Token, valence: f32, cap_diff: bool) -> f32 {
-        let Some(scalar) = self.boosters.get(token.key.as_str()) else { return 0.0 };
+        let Some(scalar) = self.boosters.get(token.key.as_ref()) else { return 0.0 };
         let mut scalar = if valence < 0.0 { -scalar } else { *scalar };
         if token.upper && cap_diff {
             scalar += C_INCR * if valence > 0.0 { 1.0 } else { -1.0 };
@@ -346,12 +513,15 @@ impl Model {
         scalar
     }
 
-    fn negated(&self, token: &Token) -> bool {
-        self.negations.contains(&token.key.as_str()) || (self.english_rules && token.key.contains("n't"))
+    fn negated(&self, token: &Token, distance: usize) -> bool {
+        let key = token.key.as_ref();
+        self.negations.contains(&key)
+            || (distance == 1 && self.near_negations.contains(&key))
+            || (self.english_rules && key.contains("n't"))
     }
 
     fn negation(&self, valence: f32, tokens: &[Token], distance: usize, i: usize, flipped: &mut bool) -> f32 {
-        let word = |k: usize| tokens[k].key.as_str();
+        let word = |k: usize| tokens[k].key.as_ref();
         let english = self.english_rules;
         match distance {
             2 if english && word(i - 2) == "never" && matches!(word(i - 1), "so" | "this") => valence * 1.25,
@@ -363,7 +533,7 @@ impl Model {
                 valence * 1.25
             }
             3 if english && word(i - 3) == "without" && (word(i - 2) == "doubt" || word(i - 1) == "doubt") => valence,
-            _ if !*flipped && self.negated(&tokens[i - distance]) => {
+            _ if !*flipped && self.negated(&tokens[i - distance], distance) => {
                 *flipped = true;
                 valence * N_SCALAR
             }
@@ -372,12 +542,12 @@ impl Model {
     }
 }
 
-struct Token {
+struct Token<'t> {
     upper: bool,
     /// Written with a letter repeated for stress ("gooood").
     stretched: bool,
     /// The lexicon key: the lower-cased word, or its stem for a stemmed lexicon.
-    key: String,
+    key: Cow<'t, str>,
 }
 
 fn boosters(up: &[&'static str], down: &[&'static str]) -> HashMap<&'static str, f32> {
@@ -387,7 +557,7 @@ fn boosters(up: &[&'static str], down: &[&'static str]) -> HashMap<&'static str,
 /// Leading and trailing punctuation off, unless that leaves two characters or fewer
 /// (then it was an emoticon such as `:)` or `D:`).
 fn strip_punctuation(word: &str) -> &str {
-    let stripped = word.trim_matches(|c: char| c.is_ascii_punctuation());
+    let stripped = word.trim_matches(|c: char| c.is_ascii_punctuation() || "¡¿«»“”‘’…".contains(c));
     if stripped.chars().count() <= 2 { word } else { stripped }
 }
 
@@ -410,7 +580,7 @@ fn squeeze(word: &str, keep: usize) -> Option<String> {
 }
 
 fn special_cases(valence: f32, tokens: &[Token], i: usize) -> f32 {
-    let w = |offset: isize| i.checked_add_signed(offset).and_then(|k| tokens.get(k)).map_or("", |t| t.key.as_str());
+    let w = |offset: isize| i.checked_add_signed(offset).and_then(|k| tokens.get(k)).map_or("", |t| t.key.as_ref());
     let mut valence = valence;
     let before = [
         format!("{} {}", w(-1), w(0)),
@@ -503,6 +673,8 @@ mod tests {
         assert!(es("Pésima atención, una vergüenza") < -0.3);
         assert!(es("El parque no está bonito") < 0.0);
         assert!(es("muy buena idea") > es("buena idea"));
+        assert!(es("¡Tres semanas sin recolección de basura! 😡") < 0.0);
+        assert!(es("Gracias por la rapidez 👍") > 0.0);
     }
 
     #[test]

@@ -228,7 +228,12 @@ fn lexicon() -> &'static Lexicon<Term> {
 
 /// How urgent `text` sounds.
 pub fn urgency(text: &str) -> Urgency {
-    let found = lexicon().find(&fold(text));
+    urgency_folded(&fold(text))
+}
+
+/// [`urgency`] of a text already [`fold`]ed.
+pub fn urgency_folded(folded: &str) -> Urgency {
+    let found = lexicon().find(folded);
     let mut signals: Vec<Emergency> = Vec::new();
     let mut calls_for_help = false;
     for term in found {
