@@ -13,6 +13,7 @@ pub mod institution;
 pub mod metrics;
 pub mod post;
 pub mod search;
+pub mod tags;
 pub mod user;
 
 pub use account::NewContact;
@@ -27,6 +28,7 @@ pub use post::{
     StoredPostHead,
 };
 pub use search::{SearchQuery, SearchQueryError};
+pub use tags::{TagSource, Tags, TopicTag};
 pub use user::{Role, User};
 
 /// An enumerated value that was not one of the accepted names.

@@ -92,34 +92,74 @@ impl Db {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>> {
+        Ok(self.claim_jobs(worker, kinds, lease, now, 1).await?.pop())
+    }
+
+    /// Claims up to `limit` due jobs at once, oldest first, like [`Db::claim_job`]:
+    /// a worker with many small jobs (analysing posts) pays one round trip per batch.
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: Duration,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Job>> {
         let kinds = serde_json::to_string(kinds).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let until = now + chrono::Duration::from_std(lease).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let sql = match self {
             Db::Sqlite(_) => {
                 "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT value FROM json_each($3)) \
+                 WHERE id IN (SELECT id FROM jobs WHERE kind IN (SELECT value FROM json_each($3)) \
                  AND ((state = 'queued' AND run_at <= $4) OR (state = 'running' AND locked_until < $4)) \
-                 ORDER BY run_at, id LIMIT 1) RETURNING id, kind, payload, attempts"
+                 ORDER BY run_at, id LIMIT $5) RETURNING id, kind, payload, attempts"
             }
             Db::Postgres(_) => {
                 "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT jsonb_array_elements_text($3::jsonb)) \
+                 WHERE id IN (SELECT id FROM jobs WHERE kind IN (SELECT jsonb_array_elements_text($3::jsonb)) \
                  AND ((state = 'queued' AND run_at <= $4) OR (state = 'running' AND locked_until < $4)) \
-                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts"
+                 ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts"
             }
         };
-        let row: Option<(i64, String, String, i32)> = on_pool!(self, |pool| {
+        let mut rows: Vec<(i64, String, String, i32)> = on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let row =
-                sqlx::query_as(sql).bind(worker).bind(until).bind(&kinds).bind(now).fetch_optional(&mut *tx).await?;
+            let rows = sqlx::query_as(sql)
+                .bind(worker)
+                .bind(until)
+                .bind(&kinds)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
-            row
+            rows
         });
-        row.map(|(id, kind, payload, attempts)| {
-            let payload = serde_json::from_str(&payload).map_err(|e| StoreError::corrupt_row("job payload", e))?;
-            Ok(Job { id: JobId(id), kind, payload, attempts })
-        })
-        .transpose()
+        // RETURNING follows no ORDER BY: hand them out in id order.
+        rows.sort_by_key(|(id, ..)| *id);
+        rows.into_iter()
+            .map(|(id, kind, payload, attempts)| {
+                let payload =
+                    serde_json::from_str(&payload).map_err(|e| StoreError::corrupt_row("job payload", e))?;
+                Ok(Job { id: JobId(id), kind, payload, attempts })
+            })
+            .collect()
+    }
+
+    /// Marks jobs `worker` holds as done, in one statement; returns how many were
+    /// still held (a job whose lease ran out and was claimed again is not counted).
+    pub async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> Result<u64> {
+        let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let sql = match self {
+            Db::Sqlite(_) => {
+                "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2 AND state = 'running'"
+            }
+            Db::Postgres(_) => {
+                "DELETE FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) \
+                 AND locked_by = $2 AND state = 'running'"
+            }
+        };
+        Ok(on_pool!(self, |pool| sqlx::query(sql).bind(&ids).bind(worker).execute(pool).await?.rows_affected()))
     }
 
     /// Marks a job done (deletes it). Refused if `worker` no longer holds it.

@@ -11,6 +11,7 @@ mod audit;
 mod cases;
 mod cursors;
 mod directory;
+mod enrichments;
 mod error;
 mod jobs;
 mod metrics;
@@ -29,6 +30,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use cases::NewCase;
 pub use directory::{NewAccount, NewUser};
+pub use enrichments::NewEnrichment;
 pub use error::StoreError;
 pub use jobs::{Job, JobCounts, NewJob};
 pub use posts::{EventOutcome, IngestOutcome, PostFilter, PostStats};

@@ -35,12 +35,40 @@ impl IngestOutcome {
 }
 
 /// Which posts a listing or search looks at. Only allow-listed fields exist here.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PostFilter {
     /// Only posts collected for this institution's accounts.
     pub institution: Option<InstitutionId>,
     /// Only posts from this platform.
     pub platform: Option<Platform>,
+    /// Only posts analysed with this intent (`question`, `complaint`, …).
+    pub intent: Option<String>,
+    /// Only posts with this topic, from analysis or set by staff.
+    pub topic: Option<String>,
+    /// Only posts analysed as written in this language (ISO code).
+    pub lang: Option<String>,
+}
+
+/// The conditions of a [`PostFilter`]'s tags, after its first three parameters
+/// (`$n`, `$n+1`, `$n+2` are intent, language and topic).
+macro_rules! tag_conditions {
+    ($intent:literal, $lang:literal, $topic:literal) => {
+        concat!(
+            " AND (CAST($",
+            $intent,
+            " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM enrichments e WHERE e.post_id = p.id AND e.intent = $",
+            $intent,
+            ")) AND (CAST($",
+            $lang,
+            " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM enrichments e WHERE e.post_id = p.id AND e.lang = $",
+            $lang,
+            ")) AND (CAST($",
+            $topic,
+            " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM post_topics t WHERE t.post_id = p.id AND t.topic = $",
+            $topic,
+            "))"
+        )
+    };
 }
 
 /// Post counts for overview pages.
@@ -520,11 +548,16 @@ impl Db {
                 post_columns!(),
                 " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id \
                  WHERE p.version > 0 AND (CAST($1 AS BIGINT) IS NULL OR a.institution_id = $1) \
-                 AND (CAST($2 AS TEXT) IS NULL OR p.platform = $2) ORDER BY p.created_at DESC, p.id DESC LIMIT $3"
+                 AND (CAST($2 AS TEXT) IS NULL OR p.platform = $2)",
+                tag_conditions!("4", "5", "6"),
+                " ORDER BY p.created_at DESC, p.id DESC LIMIT $3"
             ))
             .bind(filter.institution.map(|i| i.0))
             .bind(filter.platform.map(Platform::as_str))
             .bind(limit)
+            .bind(filter.intent.as_deref())
+            .bind(filter.lang.as_deref())
+            .bind(filter.topic.as_deref())
             .fetch_all(pool)
             .await
         })?;
@@ -543,12 +576,17 @@ impl Db {
                     post_columns!(),
                     " FROM posts_fts f JOIN posts p ON p.id = f.rowid LEFT JOIN accounts a ON a.id = p.account_id \
                      WHERE posts_fts MATCH $1 AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
-                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3) ORDER BY f.rank, p.created_at DESC LIMIT $4"
+                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3)",
+                    tag_conditions!("5", "6", "7"),
+                    " ORDER BY f.rank, p.created_at DESC LIMIT $4"
                 ))
                 .bind(fts5_match(query))
                 .bind(institution)
                 .bind(platform)
                 .bind(limit)
+                .bind(filter.intent.as_deref())
+                .bind(filter.lang.as_deref())
+                .bind(filter.topic.as_deref())
                 .fetch_all(pool)
                 .await?
             }
@@ -559,13 +597,17 @@ impl Db {
                     " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id, \
                      to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $1)) q \
                      WHERE p.search @@ q AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
-                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3) \
-                     ORDER BY ts_rank(p.search, q) DESC, p.created_at DESC LIMIT $4"
+                     AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3)",
+                    tag_conditions!("5", "6", "7"),
+                    " ORDER BY ts_rank(p.search, q) DESC, p.created_at DESC LIMIT $4"
                 ))
                 .bind(tsquery(query))
                 .bind(institution)
                 .bind(platform)
                 .bind(limit)
+                .bind(filter.intent.as_deref())
+                .bind(filter.lang.as_deref())
+                .bind(filter.topic.as_deref())
                 .fetch_all(pool)
                 .await?
             }

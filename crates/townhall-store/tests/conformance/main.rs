@@ -48,4 +48,5 @@ conformance! {
     cursors_are_saved_and_replaced,
     unreadable_records_are_quarantined_byte_for_byte,
     any_text_and_payload_survive_storage,
+    enrichments_are_stored_filtered_and_kept_current,
 }

@@ -7,9 +7,11 @@ use futures_util::TryStreamExt;
 use townhall_core::{
     AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, Engagement, EngagementKind, InstitutionKind,
     Level, MediaRef, MetricSnapshot, NewContact, NewInstitution, NewPost, Platform, PlatformEvent, PostEntities,
-    PostMetrics, Priority, Role, SearchQuery, transition,
+    PostMetrics, Priority, Role, SearchQuery, TagSource, Tags, TopicTag, transition,
 };
-use townhall_store::{Db, EventOutcome, IngestOutcome, NewAccount, NewCase, NewJob, NewUser, PostFilter, StoreError};
+use townhall_store::{
+    Db, EventOutcome, IngestOutcome, NewAccount, NewCase, NewEnrichment, NewJob, NewUser, PostFilter, StoreError,
+};
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_760_000_000 + minutes * 60, 0).unwrap()
@@ -298,8 +300,8 @@ pub async fn search_matches_words_phrases_and_filters(db: Db) {
     assert_eq!(ids(search("\"línea 4\"", PostFilter::default()).await), ["1"]);
     assert!(search("\"4 línea\"", PostFilter::default()).await.is_empty(), "a phrase keeps its order");
     assert_eq!(ids(search("valparaíso -spam -bus", PostFilter::default()).await), ["1"]);
-    assert_eq!(ids(search("valparaiso", PostFilter { institution: Some(valpo.id), platform: None }).await), ["1"]);
-    assert_eq!(ids(search("valparaiso", PostFilter { institution: None, platform: Some(Platform::X) }).await), ["3"]);
+    assert_eq!(ids(search("valparaiso", PostFilter { institution: Some(valpo.id), ..PostFilter::default() }).await), ["1"]);
+    assert_eq!(ids(search("valparaiso", PostFilter { platform: Some(Platform::X), ..PostFilter::default() }).await), ["3"]);
     assert_eq!(ids(search("script OR near", PostFilter::default()).await), ["4"], "operators are plain words");
     assert!(search("inexistente", PostFilter::default()).await.is_empty());
 
@@ -664,4 +666,101 @@ pub async fn any_text_and_payload_survive_storage(db: Db) {
         assert_eq!(stored.text, sent.text.replace('\0', "\u{fffd}"), "text {i}");
         assert_eq!(stored.raw, sent.raw, "payload {i}");
     }
+}
+
+fn tags(intent: &str, lang: &str, topics: &[(&str, f32)]) -> Tags {
+    Tags {
+        analyzer_version: 1,
+        lang: Some(lang.into()),
+        sentiment: Some(-0.5),
+        intent: intent.into(),
+        topics: topics
+            .iter()
+            .map(|(topic, confidence)| TopicTag {
+                topic: (*topic).into(),
+                confidence: *confidence,
+                source: TagSource::Analysis,
+            })
+            .collect(),
+        urgency: 0.0,
+        spam: 0.25,
+        abuse: 0.0,
+        pii: true,
+    }
+}
+
+pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
+    let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let outcomes = db
+        .ingest_posts(&[
+            post("1", "La basura no pasó"),
+            NewPost { created_at: t(1), ..post("2", "When does the bus come?") },
+            post("3", "sin analizar"),
+        ])
+        .await
+        .unwrap();
+    let [one, two, three] = [0, 1, 2].map(|i| outcomes[i].post_id());
+    let enrichment = |post_id, post_version, tags: Tags| NewEnrichment {
+        post_id,
+        post_version,
+        detail: serde_json::json!({ "version": tags.analyzer_version, "intent": tags.intent }),
+        tags,
+    };
+    let stored = db
+        .save_enrichments(
+            &[
+                enrichment(one, 1, tags("complaint", "es", &[("waste", 0.6)])),
+                enrichment(two, 1, tags("question", "en", &[("transport", 0.75), ("roads", 0.6)])),
+                // Computed from a version the post does not have: dropped.
+                enrichment(three, 7, tags("other", "es", &[])),
+            ],
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, 2);
+    let (read, detail) = db.enrichment(two).await.unwrap().unwrap();
+    assert_eq!(read, tags("question", "en", &[("transport", 0.75), ("roads", 0.6)]));
+    assert_eq!(detail["intent"], "question");
+    assert_eq!(db.enrichment(three).await.unwrap(), None);
+
+    let ids = |posts: Vec<townhall_core::Post>| posts.into_iter().map(|p| p.external_id).collect::<Vec<_>>();
+    let listed = |filter: PostFilter| {
+        let db = db.clone();
+        async move { ids(db.recent_posts(&filter, 50).await.unwrap()) }
+    };
+    assert_eq!(listed(PostFilter { intent: Some("complaint".into()), ..PostFilter::default() }).await, ["1"]);
+    assert_eq!(listed(PostFilter { topic: Some("roads".into()), ..PostFilter::default() }).await, ["2"]);
+    assert_eq!(listed(PostFilter { lang: Some("es".into()), ..PostFilter::default() }).await, ["1"]);
+    assert_eq!(listed(PostFilter { lang: Some("fr".into()), ..PostFilter::default() }).await, Vec::<String>::new());
+    let query = SearchQuery::parse("bus").unwrap();
+    let filter = PostFilter { intent: Some("question".into()), ..PostFilter::default() };
+    assert_eq!(ids(db.search_posts(&query, &filter, 50).await.unwrap()), ["2"]);
+
+    // A staff label outlives re-analysis and teaches the institution's model.
+    db.label_topic(valpo.id, one, "parks", None, &Actor::cli()).await.unwrap();
+    db.save_enrichments(&[enrichment(one, 1, tags("complaint", "es", &[("waste", 0.9)]))], t(3)).await.unwrap();
+    let topics: Vec<(String, TagSource)> =
+        db.enrichment(one).await.unwrap().unwrap().0.topics.into_iter().map(|t| (t.topic, t.source)).collect();
+    assert_eq!(topics, [("parks".to_string(), TagSource::Staff), ("waste".to_string(), TagSource::Analysis)]);
+    assert_eq!(db.topic_examples(valpo.id, 10).await.unwrap(), [("La basura no pasó".to_string(), "parks".to_string())]);
+    assert!(audit_actions(&db).await.contains(&"post.topic_labelled".to_string()));
+    assert!(db.label_topic(valpo.id, one, "  ", None, &Actor::cli()).await.is_err());
+
+    // Re-analysis: the never-analysed post and, after an analyzer upgrade, all of them;
+    // a job already queued is not queued twice.
+    let lease = Duration::from_secs(60);
+    let now = Utc::now() + chrono::Duration::minutes(1);
+    let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 10).await.unwrap();
+    assert_eq!(jobs.len(), 3, "ingest queued one analysis per post");
+    assert_eq!(db.enqueue_reanalysis(1, 100, now).await.unwrap(), 0, "post 3's job is running: not queued twice");
+    assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "w").await.unwrap(), 3);
+    assert_eq!(db.enqueue_reanalysis(1, 100, now).await.unwrap(), 1, "only the never-analysed post");
+    let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 10).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.payload["post_id"].as_i64()).collect::<Vec<_>>(), [Some(three.0)]);
+    assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "w").await.unwrap(), 1);
+    assert_eq!(db.enqueue_reanalysis(2, 100, now).await.unwrap(), 3, "a newer analyzer redoes them all");
+    let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 2).await.unwrap();
+    assert_eq!(jobs.len(), 2, "a batch holds at most its limit");
+    assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "other").await.unwrap(), 0);
 }

@@ -1,0 +1,225 @@
+//! Each post's analysis (its tags and the full enrichment), the topics staff give
+//! posts by hand, and the re-analysis of posts whose analysis is stale.
+
+use chrono::{DateTime, Utc};
+use townhall_core::{Actor, InstitutionId, NewAuditEvent, PostId, TagSource, Tags, TopicTag, UserId};
+
+use crate::audit::insert_audit;
+use crate::posts::ANALYZE_JOB;
+use crate::{BeginWrite, Db, Result, StoreError, on_pool};
+
+/// One post's analysis to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEnrichment {
+    /// The post.
+    pub post_id: PostId,
+    /// The version of the post's text that was analysed.
+    pub post_version: i32,
+    /// What routing and filters act on.
+    pub tags: Tags,
+    /// The whole enrichment, as the analyzer gave it.
+    pub detail: serde_json::Value,
+}
+
+type EnrichmentRow = (i32, Option<String>, Option<f64>, String, f64, f64, f64, bool, String);
+
+impl Db {
+    /// Stores analyses in one transaction. An analysis of a version the post has
+    /// since left behind (it was edited meanwhile) is dropped: a newer job will
+    /// analyse the new text. Topics a staff member set are kept. Returns how many
+    /// were stored.
+    pub async fn save_enrichments(&self, batch: &[NewEnrichment], now: DateTime<Utc>) -> Result<u64> {
+        let stored = on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut stored = 0;
+            for e in batch {
+                let tags = &e.tags;
+                let saved = sqlx::query(
+                    "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
+                     urgency, spam, abuse, pii, detail, analyzed_at) \
+                     SELECT id, version, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM posts WHERE id = $1 AND version = $2 \
+                     ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
+                     analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
+                     intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
+                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at",
+                )
+                .bind(e.post_id.0)
+                .bind(e.post_version)
+                .bind(tags.analyzer_version)
+                .bind(tags.lang.clone())
+                .bind(tags.sentiment)
+                .bind(tags.intent.clone())
+                .bind(tags.urgency)
+                .bind(tags.spam)
+                .bind(tags.abuse)
+                .bind(tags.pii)
+                .bind(e.detail.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if saved == 0 {
+                    continue;
+                }
+                stored += 1;
+                sqlx::query("DELETE FROM post_topics WHERE post_id = $1 AND source = 'analysis'")
+                    .bind(e.post_id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                for topic in tags.topics.iter().filter(|t| t.source == TagSource::Analysis) {
+                    sqlx::query(
+                        "INSERT INTO post_topics (post_id, topic, confidence, source) VALUES ($1, $2, $3, 'analysis') \
+                         ON CONFLICT (post_id, topic) DO NOTHING",
+                    )
+                    .bind(e.post_id.0)
+                    .bind(&topic.topic)
+                    .bind(topic.confidence)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            stored
+        });
+        Ok(stored)
+    }
+
+    /// A post's stored analysis: its tags (topics from analysis and staff) and the
+    /// full enrichment.
+    pub async fn enrichment(&self, post: PostId) -> Result<Option<(Tags, serde_json::Value)>> {
+        let row: Option<EnrichmentRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT analyzer_version, lang, CAST(sentiment AS DOUBLE PRECISION), intent, \
+                 CAST(urgency AS DOUBLE PRECISION), CAST(spam AS DOUBLE PRECISION), CAST(abuse AS DOUBLE PRECISION), \
+                 pii, detail FROM enrichments WHERE post_id = $1",
+            )
+            .bind(post.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some((analyzer_version, lang, sentiment, intent, urgency, spam, abuse, pii, detail)) = row else {
+            return Ok(None);
+        };
+        let topics: Vec<(String, f64, String)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT topic, CAST(confidence AS DOUBLE PRECISION), source FROM post_topics WHERE post_id = $1 \
+                 ORDER BY confidence DESC, topic",
+            )
+            .bind(post.0)
+            .fetch_all(pool)
+            .await?
+        });
+        let topics = topics
+            .into_iter()
+            .map(|(topic, confidence, source)| {
+                let source = source.parse().map_err(|e: String| StoreError::corrupt_row("topic source", e))?;
+                Ok(TopicTag { topic, confidence: confidence as f32, source })
+            })
+            .collect::<Result<_>>()?;
+        let detail = serde_json::from_str(&detail).map_err(|e| StoreError::corrupt_row("enrichment detail", e))?;
+        let tags = Tags {
+            analyzer_version,
+            lang,
+            sentiment: sentiment.map(|s| s as f32),
+            intent,
+            topics,
+            urgency: urgency as f32,
+            spam: spam as f32,
+            abuse: abuse as f32,
+            pii,
+        };
+        Ok(Some((tags, detail)))
+    }
+
+    /// Enqueues an `analyze_post` job for up to `limit` posts without a current
+    /// analysis: never analysed, analysed by an analyzer older than
+    /// `analyzer_version`, or edited since. Returns how many were enqueued.
+    pub async fn enqueue_reanalysis(&self, analyzer_version: i32, limit: i64, now: DateTime<Utc>) -> Result<u64> {
+        let enqueued = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, max_attempts, run_at, created_at) \
+                 SELECT $4, '{\"post_id\":' || CAST(p.id AS TEXT) || ',\"version\":' || CAST(p.version AS TEXT) || '}', \
+                 $4 || ':' || CAST(p.id AS TEXT) || ':' || CAST(p.version AS TEXT), 'queued', 0, 5, $2, $2 \
+                 FROM posts p LEFT JOIN enrichments e ON e.post_id = p.id \
+                 WHERE p.version > 0 AND p.deleted_at IS NULL \
+                 AND (e.post_id IS NULL OR e.analyzer_version < $1 OR e.post_version < p.version) \
+                 ORDER BY p.id LIMIT $3 \
+                 ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .bind(analyzer_version)
+            .bind(now)
+            .bind(limit)
+            .bind(ANALYZE_JOB)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(enqueued)
+    }
+
+    /// Sets a topic on a post by hand: kept over anything analysis says, recorded as
+    /// a training example of `institution`'s topic model, and audited.
+    pub async fn label_topic(
+        &self,
+        institution: InstitutionId,
+        post: PostId,
+        topic: &str,
+        user: Option<UserId>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let topic = topic.trim();
+        if topic.is_empty() || topic.len() > 64 {
+            return Err(StoreError::Invalid("a topic is 1 to 64 bytes".into()));
+        }
+        let now = Utc::now();
+        let event = NewAuditEvent {
+            institution_id: Some(institution),
+            actor: actor.clone(),
+            action: "post.topic_labelled".into(),
+            object_kind: "post".into(),
+            object_id: post.0.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "topic": topic })),
+            origin: None,
+        };
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO topic_labels (institution_id, post_id, topic, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(institution.0)
+            .bind(post.0)
+            .bind(topic)
+            .bind(user.map(|u| u.0))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO post_topics (post_id, topic, confidence, source) VALUES ($1, $2, 1.0, 'staff') \
+                 ON CONFLICT (post_id, topic) DO UPDATE SET confidence = 1.0, source = 'staff'",
+            )
+            .bind(post.0)
+            .bind(topic)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(tx, now, &event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The newest `limit` staff topic labels of `institution` with their posts'
+    /// texts, newest first: the training set of its topic model.
+    pub async fn topic_examples(&self, institution: InstitutionId, limit: i64) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT p.text, l.topic FROM topic_labels l JOIN posts p ON p.id = l.post_id \
+                 WHERE l.institution_id = $1 ORDER BY l.id DESC LIMIT $2",
+            )
+            .bind(institution.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
