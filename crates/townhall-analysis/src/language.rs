@@ -272,6 +272,11 @@ pub fn detect(text: &str) -> Option<Detected> {
     ALL.get_or_init(|| Detector::new(SUPPORTED)).detect(text)
 }
 
+/// Loads the models of [`detect`] now rather than on the first post.
+pub fn warm_up() {
+    let _ = detect("warm up");
+}
+
 /// A language identifier for a set of languages. An institution that knows which
 /// languages its public writes in gets better answers on short texts from a narrower
 /// set; [`detect`] uses all supported languages.

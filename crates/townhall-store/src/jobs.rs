@@ -138,8 +138,7 @@ impl Db {
         rows.sort_by_key(|(id, ..)| *id);
         rows.into_iter()
             .map(|(id, kind, payload, attempts)| {
-                let payload =
-                    serde_json::from_str(&payload).map_err(|e| StoreError::corrupt_row("job payload", e))?;
+                let payload = serde_json::from_str(&payload).map_err(|e| StoreError::corrupt_row("job payload", e))?;
                 Ok(Job { id: JobId(id), kind, payload, attempts })
             })
             .collect()

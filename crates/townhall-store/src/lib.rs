@@ -33,7 +33,7 @@ pub use directory::{NewAccount, NewUser};
 pub use enrichments::NewEnrichment;
 pub use error::StoreError;
 pub use jobs::{Job, JobCounts, NewJob};
-pub use posts::{EventOutcome, IngestOutcome, PostFilter, PostStats};
+pub use posts::{ANALYZE_JOB, EventOutcome, IngestOutcome, PostFilter, PostStats};
 pub use quarantine::QuarantinedRecord;
 
 /// Result of every store call.

@@ -65,6 +65,17 @@ pub enum Command {
         #[command(subcommand)]
         platform: ListenCommand,
     },
+    /// Analyse texts: one per line on standard input, one result per line on standard
+    /// output (language, sentiment, intent, topics, urgency, spam, abuse, personal data).
+    Analyze {
+        /// One JSON object per line instead of a readable summary.
+        #[arg(long)]
+        json: bool,
+        /// Only these languages (ISO codes, comma-separated), e.g. `es,en`: a narrower
+        /// set identifies short texts better. Default: every supported language.
+        #[arg(long, value_name = "CODES")]
+        languages: Option<String>,
+    },
     /// Export records for archives and public-records requests, to standard output.
     Export {
         /// Which records.

@@ -67,14 +67,17 @@ pub struct ImportSummary {
     pub quarantine: Option<PathBuf>,
     /// Why items were skipped, with how many each.
     pub skipped_reasons: BTreeMap<String, u64>,
+    /// Posts analysed afterwards (language, sentiment, intent, topics, …), so they
+    /// are searchable and filterable by their tags when the command returns.
+    pub analysed: u64,
 }
 
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "read {} records: {} new posts, {} updates, {} duplicates, {} skipped, {} rejected",
-            self.read, self.imported, self.updated, self.duplicates, self.skipped, self.rejected
+            "read {} records: {} new posts, {} updates, {} duplicates, {} skipped, {} rejected; {} posts analysed",
+            self.read, self.imported, self.updated, self.duplicates, self.skipped, self.rejected, self.analysed
         )?;
         if let Some(path) = &self.quarantine {
             write!(f, " (see {})", path.display())?;

@@ -12,6 +12,7 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod listen;
+pub mod understand;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,7 +143,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             let (stop, shutdown) = listen::Shutdown::new();
-            let listeners = spawn_listeners(&db, &config, &shutdown);
+            let mut listeners = spawn_listeners(&db, &config, &shutdown);
+            listeners.push(tokio::spawn(understand::run(db.clone(), shutdown.clone())));
             let result = http::serve(db.clone(), &config).await;
             let _ = stop.send(true);
             for listener in listeners {
@@ -158,7 +160,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 paths,
                 quarantine: quarantine.unwrap_or_else(|| import::default_quarantine_path(chrono::Utc::now())),
             };
-            let result = import::run(&db, &request).await;
+            let result = match import::run(&db, &request).await {
+                Ok(mut summary) => {
+                    let mut worker = understand::Worker::new("import");
+                    understand::drain(&db, &mut worker).await.map(|analysed| {
+                        summary.analysed = analysed;
+                        summary
+                    })
+                }
+                Err(error) => Err(error),
+            };
             db.close().await;
             let summary = result?;
             if json {
@@ -191,6 +202,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             db.close().await;
             result
+        }
+        Command::Analyze { json, languages } => {
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::stdout().lock();
+            understand::analyze_lines(stdin, stdout, json, languages.as_deref())?;
+            Ok(())
         }
         Command::Export { what, format } => {
             let db = open_db(&config).await?;

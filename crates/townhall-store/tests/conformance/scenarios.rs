@@ -300,8 +300,14 @@ pub async fn search_matches_words_phrases_and_filters(db: Db) {
     assert_eq!(ids(search("\"línea 4\"", PostFilter::default()).await), ["1"]);
     assert!(search("\"4 línea\"", PostFilter::default()).await.is_empty(), "a phrase keeps its order");
     assert_eq!(ids(search("valparaíso -spam -bus", PostFilter::default()).await), ["1"]);
-    assert_eq!(ids(search("valparaiso", PostFilter { institution: Some(valpo.id), ..PostFilter::default() }).await), ["1"]);
-    assert_eq!(ids(search("valparaiso", PostFilter { platform: Some(Platform::X), ..PostFilter::default() }).await), ["3"]);
+    assert_eq!(
+        ids(search("valparaiso", PostFilter { institution: Some(valpo.id), ..PostFilter::default() }).await),
+        ["1"]
+    );
+    assert_eq!(
+        ids(search("valparaiso", PostFilter { platform: Some(Platform::X), ..PostFilter::default() }).await),
+        ["3"]
+    );
     assert_eq!(ids(search("script OR near", PostFilter::default()).await), ["4"], "operators are plain words");
     assert!(search("inexistente", PostFilter::default()).await.is_empty());
 
@@ -743,7 +749,10 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let topics: Vec<(String, TagSource)> =
         db.enrichment(one).await.unwrap().unwrap().0.topics.into_iter().map(|t| (t.topic, t.source)).collect();
     assert_eq!(topics, [("parks".to_string(), TagSource::Staff), ("waste".to_string(), TagSource::Analysis)]);
-    assert_eq!(db.topic_examples(valpo.id, 10).await.unwrap(), [("La basura no pasó".to_string(), "parks".to_string())]);
+    assert_eq!(
+        db.topic_examples(valpo.id, 10).await.unwrap(),
+        [("La basura no pasó".to_string(), "parks".to_string())]
+    );
     assert!(audit_actions(&db).await.contains(&"post.topic_labelled".to_string()));
     assert!(db.label_topic(valpo.id, one, "  ", None, &Actor::cli()).await.is_err());
 

@@ -252,3 +252,31 @@ fn serve_runs_on_postgres() {
     assert!(get(server.address, "/").body.contains("3000 citizen posts"));
     server.stop();
 }
+
+#[test]
+fn analyze_reads_lines_and_writes_one_json_object_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = townhall(dir.path())
+        .args(["analyze", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = "¡Terremoto! Hay personas atrapadas en Calle Esmeralda 1234\nWhen does the library open?\n<img src=x onerror=alert(1)>\n";
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = output
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["lang"], "es");
+    assert!(lines[0]["urgency"]["score"].as_f64().unwrap() >= 0.6);
+    assert_eq!(lines[0]["pii"][0]["kind"], "address");
+    assert_eq!(lines[1]["lang"], "en");
+    assert_eq!(lines[1]["intent"], "question");
+    assert!(lines[2]["sentiment"].is_null() || lines[2]["sentiment"].is_number());
+}

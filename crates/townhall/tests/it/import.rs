@@ -42,10 +42,12 @@ fn a_mixed_file_imports_once_and_the_second_run_adds_nothing() {
     assert_eq!(counts(&first), [6, 5, 0, 0, 1, 0], "{first}");
     assert!(first["skipped_reasons"].as_object().unwrap().keys().any(|r| r.contains("identity")), "{first}");
     assert_eq!(first["quarantine"], Value::Null);
+    assert_eq!(first["analysed"], 5, "every new post is analysed before the command returns");
 
     let (code, second, _) = import(dir.path(), &[file.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(counts(&second), [6, 0, 0, 5, 1, 0], "{second}");
+    assert_eq!(second["analysed"], 0, "nothing new, nothing to analyse again");
 
     let posts = export_posts(dir.path());
     assert_eq!(posts.len(), 5);
@@ -327,4 +329,28 @@ fn posts_are_attributed_to_the_institution_account_they_mention() {
     assert!(account("5").is_number() && account("at://did:plc:ana/app.bsky.feed.post/3a").is_number());
     assert_ne!(account("5"), account("at://did:plc:ana/app.bsky.feed.post/3a"), "each its own account");
     assert!(account("f1").is_null());
+}
+
+#[test]
+fn imported_posts_are_searchable_by_their_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate_file("tests/fixtures/import/mixed.ndjson");
+    let (code, summary, stderr) = import(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!((code, summary["analysed"].as_u64()), (0, Some(5)), "{stderr}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(Db::open(&DbOptions::new(sqlite_url(dir.path())))).unwrap();
+    let listed = |filter: townhall_store::PostFilter| -> Vec<String> {
+        runtime.block_on(db.recent_posts(&filter, 50)).unwrap().into_iter().map(|p| p.text).collect()
+    };
+    let waste = listed(townhall_store::PostFilter { topic: Some("waste".into()), ..Default::default() });
+    assert!(waste.contains(&"@MuniValpo el camión de la basura no pasó & huele fatal".to_string()), "{waste:?}");
+    let spanish = listed(townhall_store::PostFilter { lang: Some("es".into()), ..Default::default() });
+    assert!(spanish.len() >= 2, "{spanish:?}");
+    let x =
+        runtime.block_on(db.post_by_external_id(townhall_core::Platform::X, "1894000000000000001")).unwrap().unwrap();
+    let (tags, detail) = runtime.block_on(db.enrichment(x.id)).unwrap().unwrap();
+    assert_eq!((tags.lang.as_deref(), tags.intent.as_str()), (Some("es"), "complaint"));
+    assert_eq!(tags.analyzer_version, townhall_analysis::VERSION as i32);
+    assert_eq!(detail["version"], townhall_analysis::VERSION);
+    runtime.block_on(db.close());
 }

@@ -7,4 +7,5 @@ mod import;
 mod listen;
 mod pages;
 mod support;
+mod understand;
 mod webhooks;

@@ -1,0 +1,358 @@
+//! Understand: the worker that analyses stored posts (the `analyze_post` jobs ingest
+//! enqueues, and re-analysis when the analyzer changes), and `townhall analyze`,
+//! which analyses lines of standard input.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use serde::Serialize;
+use townhall_analysis::spam::{NearDuplicates, fingerprint};
+use townhall_analysis::{Context, Enrichment, TopicModel, analyze, language, lexicon};
+use townhall_core::{AccountId, InstitutionId, Post, TagSource, Tags, TopicTag};
+use townhall_store::{Db, NewEnrichment};
+
+use crate::listen::Shutdown;
+
+/// Jobs claimed per round trip.
+const BATCH: i64 = 256;
+/// How long a claimed batch is ours before another worker may take it over.
+const LEASE: Duration = Duration::from_secs(300);
+/// How often an idle worker looks for new posts: a post is tagged within this (plus
+/// the analysis itself) of being stored.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often an institution's topic model is retrained from its staff labels.
+const RETRAIN_EVERY: Duration = Duration::from_secs(60);
+/// Staff labels a topic model learns from, newest first.
+const TRAINING_EXAMPLES: i64 = 5_000;
+/// Recent posts remembered for near-duplicate detection.
+const NEAR_DUPLICATE_WINDOW: usize = 50_000;
+
+/// A worker's state between batches: what it learned about accounts, the topic
+/// models, and recent texts for near-duplicate detection.
+pub struct Worker {
+    name: String,
+    institutions: HashMap<AccountId, Option<InstitutionId>>,
+    models: HashMap<InstitutionId, (Instant, TopicModel)>,
+    near: NearDuplicates,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("name", &self.name).field("models", &self.models.len()).finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker named `name` (names tell workers apart in job leases).
+    pub fn new(name: &str) -> Worker {
+        Worker {
+            name: name.to_string(),
+            institutions: HashMap::new(),
+            models: HashMap::new(),
+            near: NearDuplicates::new(NEAR_DUPLICATE_WINDOW),
+        }
+    }
+
+    /// Analyses one batch of queued posts; returns how many jobs it took.
+    pub async fn run_batch(&mut self, db: &Db) -> anyhow::Result<usize> {
+        let jobs = db.claim_jobs(&self.name, &[townhall_store::ANALYZE_JOB], LEASE, Utc::now(), BATCH).await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut work: Vec<(Post, i32, Option<InstitutionId>)> = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let Some(id) = job.payload["post_id"].as_i64() else { continue };
+            // A post gone, or edited since (a newer job will come), needs nothing now.
+            let Some(post) = db.post(townhall_core::PostId(id)).await? else { continue };
+            if post.deleted_at.is_some() {
+                continue;
+            }
+            let institution = self.institution(db, post.account_id).await?;
+            if let Some(institution) = institution {
+                self.refresh_model(db, institution).await?;
+            }
+            let version = post.version;
+            work.push((post, version, institution));
+        }
+        let batch: Vec<NewEnrichment> = work
+            .iter()
+            .map(|(post, version, institution)| {
+                let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
+                let duplicates = self.near.observe(fingerprint(&lexicon::fold(&post.text)), &author);
+                let context = Context {
+                    declared_lang: post.lang_hint.as_deref(),
+                    duplicates,
+                    is_reply: post.reply_to.is_some(),
+                    topic_model: institution.and_then(|i| self.models.get(&i)).map(|(_, model)| model),
+                    ..Context::default()
+                };
+                let enrichment = analyze(&post.text, &context);
+                NewEnrichment {
+                    post_id: post.id,
+                    post_version: *version,
+                    tags: tags_of(&enrichment),
+                    detail: serde_json::to_value(&enrichment).unwrap_or_default(),
+                }
+            })
+            .collect();
+        db.save_enrichments(&batch, Utc::now()).await?;
+        db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), &self.name).await?;
+        Ok(jobs.len())
+    }
+
+    async fn institution(&mut self, db: &Db, account: Option<AccountId>) -> anyhow::Result<Option<InstitutionId>> {
+        let Some(account) = account else { return Ok(None) };
+        if !self.institutions.contains_key(&account) {
+            // Accounts are few and change rarely: reload them all when one is new to us.
+            self.institutions = db.accounts(None).await?.into_iter().map(|a| (a.id, Some(a.institution_id))).collect();
+            self.institutions.entry(account).or_insert(None);
+        }
+        Ok(self.institutions.get(&account).copied().flatten())
+    }
+
+    async fn refresh_model(&mut self, db: &Db, institution: InstitutionId) -> anyhow::Result<()> {
+        if self.models.get(&institution).is_some_and(|(at, _)| at.elapsed() < RETRAIN_EVERY) {
+            return Ok(());
+        }
+        let examples = db.topic_examples(institution, TRAINING_EXAMPLES).await?;
+        let model = TopicModel::train(examples.iter().map(|(text, topic)| (text.as_str(), topic.as_str())));
+        self.models.insert(institution, (Instant::now(), model));
+        Ok(())
+    }
+}
+
+/// The fields of an enrichment the rest of Townhall acts on.
+pub fn tags_of(enrichment: &Enrichment) -> Tags {
+    Tags {
+        analyzer_version: enrichment.version as i32,
+        lang: enrichment.lang.clone(),
+        sentiment: enrichment.sentiment.score,
+        intent: enrichment.intent.label.as_str().to_string(),
+        topics: enrichment
+            .topics
+            .iter()
+            .map(|t| TopicTag { topic: t.topic.clone(), confidence: t.confidence, source: TagSource::Analysis })
+            .collect(),
+        urgency: enrichment.urgency.score,
+        spam: enrichment.spam.score,
+        abuse: enrichment.abuse.score,
+        pii: !enrichment.pii.is_empty(),
+    }
+}
+
+/// Analyses until no job is left; returns how many posts it analysed (for `import`).
+pub async fn drain(db: &Db, worker: &mut Worker) -> anyhow::Result<u64> {
+    let mut done = 0;
+    loop {
+        let n = worker.run_batch(db).await?;
+        if n == 0 {
+            return Ok(done);
+        }
+        done += n as u64;
+    }
+}
+
+/// The background worker of `serve`: queues the posts whose analysis is stale
+/// (new analyzer version, or never analysed), then analyses as posts arrive, until
+/// `shutdown`.
+pub async fn run(db: Db, mut shutdown: Shutdown) {
+    let mut worker = Worker::new(&format!("analyze:{}", std::process::id()));
+    let started = tokio::task::spawn_blocking(language::warm_up);
+    let _ = started.await;
+    loop {
+        match db.enqueue_reanalysis(townhall_analysis::VERSION as i32, 10_000, Utc::now()).await {
+            Ok(0) => break,
+            Ok(queued) => tracing::info!(queued, "queued posts for re-analysis"),
+            Err(error) => {
+                tracing::warn!(%error, "could not queue re-analysis");
+                break;
+            }
+        }
+        if let Err(error) = drain(&db, &mut worker).await {
+            tracing::warn!(%error, "analysis failed; retrying");
+            break;
+        }
+    }
+    loop {
+        let idle = match worker.run_batch(&db).await {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(error) => {
+                tracing::warn!(%error, "analysis batch failed; its jobs return after their lease");
+                true
+            }
+        };
+        if idle && shutdown.sleep(IDLE_POLL).await {
+            return;
+        }
+        if shutdown.is_raised() {
+            return;
+        }
+    }
+}
+
+/// Longest line `townhall analyze` reads; a longer one is answered with an error.
+const MAX_LINE: usize = 1 << 20;
+
+/// One line of `townhall analyze --json`: the enrichment, flat, with the redacted text.
+#[derive(Debug, Serialize)]
+struct AnalyzeLine<'a> {
+    lang: Option<&'a str>,
+    lang_confidence: f32,
+    sentiment: Option<f32>,
+    sentiment_confidence: f32,
+    emoji: u32,
+    intent: &'static str,
+    intent_confidence: f32,
+    topics: &'a [townhall_analysis::TopicMatch],
+    urgency: &'a townhall_analysis::Urgency,
+    spam: &'a townhall_analysis::Spam,
+    abuse: &'a townhall_analysis::Abuse,
+    pii: &'a [townhall_analysis::PiiMatch],
+    redacted: String,
+    version: u32,
+}
+
+/// `townhall analyze`: one text per line in, one enrichment per line out.
+pub fn analyze_lines(
+    input: impl Read,
+    mut output: impl Write,
+    json: bool,
+    languages: Option<&str>,
+) -> anyhow::Result<u64> {
+    let detector = languages.map(|codes| {
+        let chosen: Vec<_> = codes.split(',').filter_map(language::from_code).collect();
+        language::Detector::new(&chosen)
+    });
+    let context = Context { detector: detector.as_ref(), ..Context::default() };
+    let mut reader = std::io::BufReader::new(input);
+    let mut line = Vec::new();
+    let mut count = 0;
+    loop {
+        line.clear();
+        let read = (&mut reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line).context("reading input")?;
+        if read == 0 {
+            break;
+        }
+        count += 1;
+        if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+            // Skip the rest of the over-long line.
+            let mut rest = Vec::new();
+            reader.read_until(b'\n', &mut rest).context("reading input")?;
+            writeln!(
+                output,
+                "{}",
+                serde_json::json!({ "error": { "code": "analyze.too_long", "limit_bytes": MAX_LINE } })
+            )?;
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let e = analyze(text, &context);
+        if json {
+            let out = AnalyzeLine {
+                lang: e.lang.as_deref(),
+                lang_confidence: e.lang_confidence,
+                sentiment: e.sentiment.score,
+                sentiment_confidence: e.sentiment.confidence,
+                emoji: e.sentiment.emoji,
+                intent: e.intent.label.as_str(),
+                intent_confidence: e.intent.confidence,
+                topics: &e.topics,
+                urgency: &e.urgency,
+                spam: &e.spam,
+                abuse: &e.abuse,
+                pii: &e.pii,
+                redacted: e.redact(text),
+                version: e.version,
+            };
+            serde_json::to_writer(&mut output, &out)?;
+            writeln!(output)?;
+        } else {
+            writeln!(output, "{}", summary(&e))?;
+        }
+    }
+    output.flush()?;
+    Ok(count)
+}
+
+/// One readable line per enrichment.
+fn summary(e: &Enrichment) -> String {
+    let sentiment = e.sentiment.score.map_or_else(|| "unknown".to_string(), |s| format!("{s:+.2}"));
+    let topics: Vec<&str> = e.topics.iter().map(|t| t.topic.as_str()).collect();
+    let pii: Vec<String> = e
+        .pii
+        .iter()
+        .map(|m| serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        .collect();
+    format!(
+        "lang={} ({:.2})\tsentiment={sentiment}\tintent={}\ttopics={}\turgency={:.2}\tspam={:.2}\tabuse={:.2}\tpii={}",
+        e.lang.as_deref().unwrap_or("unknown"),
+        e.lang_confidence,
+        e.intent.label.as_str(),
+        if topics.is_empty() { "-".to_string() } else { topics.join(",") },
+        e.urgency.score,
+        e.spam.score,
+        e.abuse.score,
+        if pii.is_empty() { "-".to_string() } else { pii.join(",") },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &str, json: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        analyze_lines(input.as_bytes(), &mut out, json, None).unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8(out).unwrap_or_default().lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn one_object_per_line_with_the_documented_fields() {
+        let lines =
+            run("¿Cuándo pasa el camión de la basura por Calle Esmeralda 1234?\n<script>alert(1)</script>\n\n", true);
+        assert_eq!(lines.len(), 3);
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap_or_default();
+        assert_eq!(first["lang"], "es");
+        assert_eq!(first["intent"], "question");
+        assert_eq!(first["topics"][0]["topic"], "waste");
+        assert_eq!(first["pii"][0]["kind"], "address");
+        assert!(first["redacted"].as_str().unwrap_or_default().contains("[address]"));
+        for field in ["lang_confidence", "sentiment", "urgency", "spam", "abuse"] {
+            assert!(first.get(field).is_some(), "{field}");
+        }
+        let empty: serde_json::Value = serde_json::from_str(&lines[2]).unwrap_or_default();
+        assert_eq!(
+            (empty["lang"].clone(), empty["sentiment"].clone()),
+            (serde_json::Value::Null, serde_json::Value::Null)
+        );
+    }
+
+    #[test]
+    fn readable_lines_without_json() {
+        let lines = run("Thank you for fixing the street light!\n", false);
+        assert!(lines[0].starts_with("lang=en"), "{}", lines[0]);
+        assert!(lines[0].contains("intent=praise"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn broken_and_overlong_input_does_not_stop_the_run() {
+        let mut input = b"ok \xff\xfe broken bytes\n".to_vec();
+        input.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
+        input.extend(b"\nlast line\n");
+        let mut out = Vec::new();
+        assert_eq!(analyze_lines(&input[..], &mut out, true, None).unwrap_or_default(), 3);
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_default())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1]["error"]["code"], "analyze.too_long");
+        assert!(lines[2].get("lang").is_some());
+    }
+}
