@@ -14,10 +14,12 @@
 //! downloaded or read from disk at run time.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use fst::{IntoStreamer, Streamer};
+
+use crate::lexicon::FastHasher;
 use include_dir::Dir;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 
@@ -247,7 +249,17 @@ pub fn language_words(text: &str) -> String {
         for c in token.chars() {
             if c.is_ascii_alphabetic() {
                 words.push(c.to_ascii_lowercase());
-            } else if !c.is_ascii() && c.is_alphabetic() {
+            } else if c.is_ascii() {
+                if !words.is_empty() && !words.ends_with(' ') {
+                    words.push(' ');
+                }
+            } else if matches!(
+                Script::of(c),
+                Some(Script::Arabic | Script::Hebrew | Script::Thai | Script::Han | Script::Kana | Script::Hangul)
+            ) {
+                // Scripts without case need no lower-casing.
+                words.push(c);
+            } else if c.is_alphabetic() {
                 words.extend(c.to_lowercase());
             } else if !words.is_empty() && !words.ends_with(' ') {
                 words.push(' ');
@@ -374,28 +386,10 @@ const ALL_SCRIPTS: [Script; SCRIPTS] = [
     Script::Tamil,
 ];
 
-/// A multiply-shift hasher for the packed trigram keys, which are already well mixed.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = (key ^ (key >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// Log-probabilities of character trigrams, for all of a detector's languages at once.
 struct Trigrams {
     /// Packed trigram → range of `entries`.
-    index: HashMap<u64, (u32, u32), BuildHasherDefault<KeyHasher>>,
+    index: HashMap<u64, (u32, u32), BuildHasherDefault<FastHasher>>,
     /// (language index in `SUPPORTED`, ln P(third char | first two)).
     entries: Vec<(u8, f32)>,
 }
@@ -409,9 +403,9 @@ impl std::fmt::Debug for Trigrams {
 /// The log-probability charged for a trigram a language's model lacks.
 const UNSEEN: f32 = -12.0;
 /// Fewer trigrams than this and the fast pass does not answer.
-const MIN_TRIGRAMS: usize = 6;
+const MIN_TRIGRAMS: usize = 5;
 /// The lead (in nats) of the best language over the next that the fast pass needs.
-const MIN_MARGIN: f32 = 4.0;
+const MIN_MARGIN: f32 = 3.0;
 /// At most this many languages go to the precise pass…
 const SHORTLIST: usize = 3;
 /// …and only those within this many nats of the best.
@@ -423,7 +417,7 @@ fn pack(chars: &[char]) -> u64 {
 
 impl Trigrams {
     fn load(languages: &[Language]) -> Trigrams {
-        let mut by_key: HashMap<u64, Vec<(u8, f32)>, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        let mut by_key: HashMap<u64, Vec<(u8, f32)>, BuildHasherDefault<FastHasher>> = HashMap::default();
         for (index, language) in SUPPORTED.iter().enumerate() {
             let script = Script::of_language(*language);
             let rivals = languages.iter().filter(|l| Script::of_language(**l) == script).count();

@@ -2,6 +2,9 @@
 //! text folded to lower case without Latin diacritics, so `Inundación`, `inundacion`
 //! and `INUNDACIÓN` are one term.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// A list of terms, each with a label, compiled once and matched in linear time.
@@ -44,6 +47,35 @@ impl<T: Copy> Lexicon<T> {
             .collect()
     }
 }
+
+/// A fast hasher for the analyzers' fixed tables (lexicon words, packed n-grams):
+/// their keys are the project's own data, so the hash-flooding defence of the
+/// standard hasher buys nothing there, and it is the hot path of every post.
+#[derive(Debug, Default)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a.
+        let mut h = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (self.0 ^ key ^ (key >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u32(&mut self, key: u32) {
+        self.write_u64(u64::from(key));
+    }
+}
+
+/// A map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Lower case, with the diacritics of Latin letters removed; other scripts are only
 /// lower-cased (Cyrillic, Arabic and others keep their letters).

@@ -90,7 +90,7 @@ impl Enrichment {
 pub fn analyze(text: &str, context: &Context<'_>) -> Enrichment {
     let folded = lexicon::fold(text);
     let (lang, lang_confidence) = language_of(text, context);
-    let sentiment = sentiment::sentiment(text, lang);
+    let sentiment = sentiment_of(text, lang, lang_confidence);
     let intent = intent::intent(text, &folded, sentiment.score);
     let taxonomy = context.taxonomy.unwrap_or_else(|| Taxonomy::default_taxonomy());
     Enrichment {
@@ -105,6 +105,24 @@ pub fn analyze(text: &str, context: &Context<'_>) -> Enrichment {
         pii: pii::find_in(text, &folded),
         sentiment,
     }
+}
+
+/// Sentiment with the model of the post's language; when the language is uncertain
+/// (a short post, close relatives), the model that recognises clearly more of its
+/// words, so a short English tweet taken for Catalan is still read in English.
+fn sentiment_of(text: &str, lang: Option<lingua::Language>, lang_confidence: f32) -> Sentiment {
+    let primary = sentiment::sentiment(text, lang);
+    if lang.is_some() && lang_confidence >= 0.9 {
+        return primary;
+    }
+    let mut best = primary;
+    for other in sentiment::LANGUAGES.iter().copied().filter(|l| Some(*l) != lang) {
+        let candidate = sentiment::sentiment(text, Some(other));
+        if candidate.confidence >= 0.2 && candidate.confidence > best.confidence + 0.1 {
+            best = candidate;
+        }
+    }
+    best
 }
 
 /// The detected language, weighed against the one the platform declared: a declared

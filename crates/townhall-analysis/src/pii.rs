@@ -76,8 +76,9 @@ pub fn find(text: &str) -> Vec<PiiMatch> {
 pub fn find_in(text: &str, folded: &str) -> Vec<PiiMatch> {
     let mut found = find_numbers(text);
     // The word-level rules only run when they can match: an address needs a house
-    // number, a health condition one of the listed terms.
-    let has_number = text.bytes().any(|b| b.is_ascii_digit());
+    // number and a street word, a health condition one of the listed terms.
+    let has_number = text.bytes().any(|b| b.is_ascii_digit())
+        && (!street_lexicon().find(folded).is_empty() || STREET_SUFFIXES.iter().any(|s| folded.contains(s)));
     let has_health_term = !health_lexicon().find(folded).is_empty();
     if has_number || has_health_term {
         let words = words(text);
@@ -294,6 +295,11 @@ const PERSONAL: &[&str] = &[
     "мојот",
     "мојата",
 ];
+
+fn street_lexicon() -> &'static Lexicon<()> {
+    static LEXICON: OnceLock<Lexicon<()>> = OnceLock::new();
+    LEXICON.get_or_init(|| Lexicon::new(&STREET_WORDS.iter().map(|t| (*t, ())).collect::<Vec<_>>()))
+}
 
 fn health_lexicon() -> &'static Lexicon<()> {
     static LEXICON: OnceLock<Lexicon<()>> = OnceLock::new();

@@ -12,14 +12,13 @@
 //! SentiLeak (GPL-3.0) with the same rules. Sources in `data/SOURCES.md`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use lingua::Language;
 use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 
-use crate::lexicon::fold;
+use crate::lexicon::FastMap;
 
 /// A post's sentiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +84,7 @@ pub fn sentiment(text: &str, language: Option<Language>) -> Sentiment {
 struct Models {
     english: Model,
     spanish: Model,
-    emoji: HashMap<char, &'static str>,
+    emoji: FastMap<char, &'static str>,
 }
 
 fn models() -> &'static Models {
@@ -107,7 +106,7 @@ fn models() -> &'static Models {
 
 /// Replaces each emoji by its words ("😡" → "pouting face"), as VADER does, or drops
 /// it when `describe` is false, and counts them.
-fn describe_emoji<'t>(text: &'t str, emoji: &HashMap<char, &'static str>, describe: bool) -> (Cow<'t, str>, u32) {
+fn describe_emoji<'t>(text: &'t str, emoji: &FastMap<char, &'static str>, describe: bool) -> (Cow<'t, str>, u32) {
     if text.is_ascii() && !text.contains('&') {
         return (text.into(), 0);
     }
@@ -134,7 +133,7 @@ fn describe_emoji<'t>(text: &'t str, emoji: &HashMap<char, &'static str>, descri
 }
 
 /// The descriptions of the emoji in `text`, one after another.
-fn describe_only(text: &str, emoji: &HashMap<char, &'static str>) -> String {
+fn describe_only(text: &str, emoji: &FastMap<char, &'static str>) -> String {
     text.chars().filter_map(|c| emoji.get(&c)).copied().collect::<Vec<_>>().join(" ")
 }
 
@@ -152,8 +151,8 @@ fn decode_entities(text: &str) -> Cow<'_, str> {
 }
 
 struct Model {
-    valence: HashMap<String, f32>,
-    boosters: HashMap<&'static str, f32>,
+    valence: FastMap<String, f32>,
+    boosters: FastMap<&'static str, f32>,
     negations: &'static [&'static str],
     /// Negations that reach only the next word (Spanish "sin basura" is good, but in
     /// "sin recolección de basura" the lack is the complaint).
@@ -358,14 +357,13 @@ impl Model {
     }
 
     fn spanish() -> Model {
-        // SentiLeak rates from -2 to 2; VADER's scale runs to ±4 with most words
-        // near ±2, so its values are doubled to share VADER's squashing.
+        // SentiLeak rates stems from -4 to 4, VADER's scale, so they share its squashing.
         let valence = include_str!("../data/sentileak_es.csv")
             .lines()
             .filter_map(|line| {
                 let (stem, value) = line.rsplit_once(',')?;
                 let value: f32 = value.trim().parse().ok()?;
-                (value != 0.0).then(|| (stem.trim().to_string(), value * 2.0))
+                (value != 0.0).then(|| (stem.trim().to_string(), value))
             })
             .collect();
         Model {
@@ -434,7 +432,8 @@ impl Model {
 
     fn key<'t>(&self, lower: Cow<'t, str>) -> Cow<'t, str> {
         match &self.stemmer {
-            Some(stemmer) => fold(&stemmer.stem(&lower)).into(),
+            // Snowball's Spanish stemmer drops acute accents itself, as SentiLeak's stems do.
+            Some(stemmer) => stemmer.stem(&lower).into_owned().into(),
             None => lower,
         }
     }
@@ -550,7 +549,7 @@ struct Token<'t> {
     key: Cow<'t, str>,
 }
 
-fn boosters(up: &[&'static str], down: &[&'static str]) -> HashMap<&'static str, f32> {
+fn boosters(up: &[&'static str], down: &[&'static str]) -> FastMap<&'static str, f32> {
     up.iter().map(|w| (*w, B_INCR)).chain(down.iter().map(|w| (*w, B_DECR))).collect()
 }
 
@@ -563,10 +562,15 @@ fn strip_punctuation(word: &str) -> &str {
 
 /// A word with a character repeated three or more times, with those runs cut short.
 fn squeeze(word: &str, keep: usize) -> Option<String> {
-    let chars: Vec<char> = word.chars().collect();
-    if !chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+    let mut run = (None, 0);
+    let stretched = word.chars().any(|c| {
+        run = if run.0 == Some(c) { (Some(c), run.1 + 1) } else { (Some(c), 1) };
+        run.1 == 3
+    });
+    if !stretched {
         return None;
     }
+    let chars: Vec<char> = word.chars().collect();
     let mut out = String::with_capacity(word.len());
     let mut run = 0;
     for (i, c) in chars.iter().enumerate() {
