@@ -404,8 +404,10 @@ impl std::fmt::Debug for Trigrams {
 const UNSEEN: f32 = -12.0;
 /// Fewer trigrams than this and the fast pass does not answer.
 const MIN_TRIGRAMS: usize = 5;
-/// The lead (in nats) of the best language over the next that the fast pass needs.
+/// The lead (in nats) of the best language over the next that the fast pass needs…
 const MIN_MARGIN: f32 = 3.0;
+/// …and among many rivals (more close relatives: Spanish, Portuguese, Catalan, …).
+const MIN_MARGIN_CROWDED: f32 = 5.0;
 /// At most this many languages go to the precise pass…
 const SHORTLIST: usize = 3;
 /// …and only those within this many nats of the best.
@@ -466,7 +468,8 @@ impl Trigrams {
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (best, top) = ranked[0];
         let margin = top - ranked.get(1).map_or(f32::NEG_INFINITY, |r| r.1);
-        if seen >= MIN_TRIGRAMS && margin >= MIN_MARGIN {
+        let needed = if candidates.len() > 10 { MIN_MARGIN_CROWDED } else { MIN_MARGIN };
+        if seen >= MIN_TRIGRAMS && margin >= needed {
             // The margin is a log-likelihood ratio: e^-margin is the odds of the runner-up.
             return Verdict::Sure(Detected { language: best, confidence: 1.0 / (1.0 + (-margin).exp()) });
         }
