@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use lingua::Language;
 use townhall_analysis::{Context, analyze, language};
 
 fn main() {
@@ -107,8 +108,8 @@ fn lingua(codes: Option<&str>) {
         let detector = language::Detector::new(&languages);
         for language in &languages {
             // Loads every model the detector may use, outside the timing.
-            let _ = detector.detect(language::testdata(*language, "word-pairs").lines().next().unwrap_or_default());
-            let _ = detector.detect(language::testdata(*language, "single-words").lines().next().unwrap_or_default());
+            let _ = detector.detect(testdata(*language, "word-pairs").lines().next().unwrap_or_default());
+            let _ = detector.detect(testdata(*language, "single-words").lines().next().unwrap_or_default());
         }
         println!("models loaded in {:.2} s", started.elapsed().as_secs_f64());
         for kind in ["sentences", "single-words", "word-pairs"] {
@@ -116,7 +117,7 @@ fn lingua(codes: Option<&str>) {
             let mut texts = 0usize;
             let started = Instant::now();
             for language in &languages {
-                for line in language::testdata(*language, kind).lines().filter(|l| !l.trim().is_empty()) {
+                for line in testdata(*language, kind).lines().filter(|l| !l.trim().is_empty()) {
                     texts += 1;
                     let found = detector.detect(line).map(|d| d.code()).unwrap_or_else(|| "unknown".into());
                     predictions.push((language::code(*language), found));
@@ -126,11 +127,8 @@ fn lingua(codes: Option<&str>) {
             print!("{kind:>13}: {:.0} texts/s (language only), ", texts as f64 / elapsed);
             report(kind, &predictions);
         }
-        let sentences: Vec<&str> = languages
-            .iter()
-            .flat_map(|l| language::testdata(*l, "sentences").lines())
-            .filter(|l| !l.trim().is_empty())
-            .collect();
+        let sentences: Vec<&str> =
+            languages.iter().flat_map(|l| testdata(*l, "sentences").lines()).filter(|l| !l.trim().is_empty()).collect();
         let context = Context { detector: Some(&detector), ..Context::default() };
         // One pass to warm up (lingua builds a detector per shortlist it meets), then
         // five timed passes.
@@ -187,4 +185,62 @@ fn pearson(pairs: &[(f64, f64)]) -> f64 {
         syy += (y - my) * (y - my);
     }
     sxy / (sxx * syy).sqrt()
+}
+
+/// lingua's test data for a language: `kind` is `sentences`, `single-words` or
+/// `word-pairs`, one text per line.
+fn testdata(language: Language, kind: &str) -> &'static str {
+    macro_rules! dirs {
+        ($($lang:ident => $krate:ident :: $dir:ident,)*) => {
+            match language {
+                $(Language::$lang => $krate::$dir,)*
+            }
+        };
+    }
+    let dir = dirs! {
+        English => lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY,
+        Spanish => lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY,
+        Portuguese => lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY,
+        French => lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY,
+        German => lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY,
+        Italian => lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY,
+        Dutch => lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY,
+        Arabic => lingua_arabic_language_model::ARABIC_TESTDATA_DIRECTORY,
+        Macedonian => lingua_macedonian_language_model::MACEDONIAN_TESTDATA_DIRECTORY,
+        Albanian => lingua_albanian_language_model::ALBANIAN_TESTDATA_DIRECTORY,
+        Catalan => lingua_catalan_language_model::CATALAN_TESTDATA_DIRECTORY,
+        Basque => lingua_basque_language_model::BASQUE_TESTDATA_DIRECTORY,
+        Welsh => lingua_welsh_language_model::WELSH_TESTDATA_DIRECTORY,
+        Irish => lingua_irish_language_model::IRISH_TESTDATA_DIRECTORY,
+        Turkish => lingua_turkish_language_model::TURKISH_TESTDATA_DIRECTORY,
+        Russian => lingua_russian_language_model::RUSSIAN_TESTDATA_DIRECTORY,
+        Ukrainian => lingua_ukrainian_language_model::UKRAINIAN_TESTDATA_DIRECTORY,
+        Polish => lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY,
+        Japanese => lingua_japanese_language_model::JAPANESE_TESTDATA_DIRECTORY,
+        Korean => lingua_korean_language_model::KOREAN_TESTDATA_DIRECTORY,
+        Chinese => lingua_chinese_language_model::CHINESE_TESTDATA_DIRECTORY,
+        Thai => lingua_thai_language_model::THAI_TESTDATA_DIRECTORY,
+        Indonesian => lingua_indonesian_language_model::INDONESIAN_TESTDATA_DIRECTORY,
+        Malay => lingua_malay_language_model::MALAY_TESTDATA_DIRECTORY,
+        Tagalog => lingua_tagalog_language_model::TAGALOG_TESTDATA_DIRECTORY,
+        Hindi => lingua_hindi_language_model::HINDI_TESTDATA_DIRECTORY,
+        Urdu => lingua_urdu_language_model::URDU_TESTDATA_DIRECTORY,
+        Persian => lingua_persian_language_model::PERSIAN_TESTDATA_DIRECTORY,
+        Bengali => lingua_bengali_language_model::BENGALI_TESTDATA_DIRECTORY,
+        Vietnamese => lingua_vietnamese_language_model::VIETNAMESE_TESTDATA_DIRECTORY,
+        Swedish => lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY,
+        Romanian => lingua_romanian_language_model::ROMANIAN_TESTDATA_DIRECTORY,
+        Greek => lingua_greek_language_model::GREEK_TESTDATA_DIRECTORY,
+        Hebrew => lingua_hebrew_language_model::HEBREW_TESTDATA_DIRECTORY,
+        Czech => lingua_czech_language_model::CZECH_TESTDATA_DIRECTORY,
+        Hungarian => lingua_hungarian_language_model::HUNGARIAN_TESTDATA_DIRECTORY,
+        Danish => lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY,
+        Bokmal => lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY,
+        Finnish => lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY,
+        Tamil => lingua_tamil_language_model::TAMIL_TESTDATA_DIRECTORY,
+        Serbian => lingua_serbian_language_model::SERBIAN_TESTDATA_DIRECTORY,
+        Bulgarian => lingua_bulgarian_language_model::BULGARIAN_TESTDATA_DIRECTORY,
+        Croatian => lingua_croatian_language_model::CROATIAN_TESTDATA_DIRECTORY,
+    };
+    dir.get_file(format!("{kind}.txt")).and_then(|file| file.contents_utf8()).unwrap_or_default()
 }

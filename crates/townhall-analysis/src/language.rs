@@ -10,17 +10,15 @@
 //! to five characters and its rules), restricted to the same languages.
 //!
 //! Both passes read the n-gram models of the `lingua-*-language-model` crates
-//! (Apache-2.0, built from the Leipzig Corpora), compiled into the binary: nothing is
-//! downloaded or read from disk at run time.
+//! (Apache-2.0, built from the Leipzig Corpora), compiled in: lingua embeds them, and
+//! `build.rs` derives the fast pass's trigram table from them. Nothing is downloaded
+//! or read from disk at run time.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fst::{IntoStreamer, Streamer};
-
 use crate::lexicon::FastHasher;
-use include_dir::Dir;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 
 /// The languages Townhall identifies: the thirty most used on social media and every
@@ -72,75 +70,8 @@ pub const SUPPORTED: &[Language] = &[
     Language::Croatian,
 ];
 
-/// The compiled-in directories of a supported language: its models and lingua's test
-/// data (lingua is built with exactly the supported languages, so the match is
-/// exhaustive).
-fn directories(language: Language) -> (Dir<'static>, Dir<'static>) {
-    macro_rules! dirs {
-        ($($lang:ident => $krate:ident :: $models:ident, $testdata:ident;)*) => {
-            match language {
-                $(Language::$lang => ($krate::$models, $krate::$testdata),)*
-            }
-        };
-    }
-    dirs! {
-        English => lingua_english_language_model::ENGLISH_MODELS_DIRECTORY, ENGLISH_TESTDATA_DIRECTORY;
-        Spanish => lingua_spanish_language_model::SPANISH_MODELS_DIRECTORY, SPANISH_TESTDATA_DIRECTORY;
-        Portuguese => lingua_portuguese_language_model::PORTUGUESE_MODELS_DIRECTORY, PORTUGUESE_TESTDATA_DIRECTORY;
-        French => lingua_french_language_model::FRENCH_MODELS_DIRECTORY, FRENCH_TESTDATA_DIRECTORY;
-        German => lingua_german_language_model::GERMAN_MODELS_DIRECTORY, GERMAN_TESTDATA_DIRECTORY;
-        Italian => lingua_italian_language_model::ITALIAN_MODELS_DIRECTORY, ITALIAN_TESTDATA_DIRECTORY;
-        Dutch => lingua_dutch_language_model::DUTCH_MODELS_DIRECTORY, DUTCH_TESTDATA_DIRECTORY;
-        Arabic => lingua_arabic_language_model::ARABIC_MODELS_DIRECTORY, ARABIC_TESTDATA_DIRECTORY;
-        Macedonian => lingua_macedonian_language_model::MACEDONIAN_MODELS_DIRECTORY, MACEDONIAN_TESTDATA_DIRECTORY;
-        Albanian => lingua_albanian_language_model::ALBANIAN_MODELS_DIRECTORY, ALBANIAN_TESTDATA_DIRECTORY;
-        Catalan => lingua_catalan_language_model::CATALAN_MODELS_DIRECTORY, CATALAN_TESTDATA_DIRECTORY;
-        Basque => lingua_basque_language_model::BASQUE_MODELS_DIRECTORY, BASQUE_TESTDATA_DIRECTORY;
-        Welsh => lingua_welsh_language_model::WELSH_MODELS_DIRECTORY, WELSH_TESTDATA_DIRECTORY;
-        Irish => lingua_irish_language_model::IRISH_MODELS_DIRECTORY, IRISH_TESTDATA_DIRECTORY;
-        Turkish => lingua_turkish_language_model::TURKISH_MODELS_DIRECTORY, TURKISH_TESTDATA_DIRECTORY;
-        Russian => lingua_russian_language_model::RUSSIAN_MODELS_DIRECTORY, RUSSIAN_TESTDATA_DIRECTORY;
-        Ukrainian => lingua_ukrainian_language_model::UKRAINIAN_MODELS_DIRECTORY, UKRAINIAN_TESTDATA_DIRECTORY;
-        Polish => lingua_polish_language_model::POLISH_MODELS_DIRECTORY, POLISH_TESTDATA_DIRECTORY;
-        Japanese => lingua_japanese_language_model::JAPANESE_MODELS_DIRECTORY, JAPANESE_TESTDATA_DIRECTORY;
-        Korean => lingua_korean_language_model::KOREAN_MODELS_DIRECTORY, KOREAN_TESTDATA_DIRECTORY;
-        Chinese => lingua_chinese_language_model::CHINESE_MODELS_DIRECTORY, CHINESE_TESTDATA_DIRECTORY;
-        Thai => lingua_thai_language_model::THAI_MODELS_DIRECTORY, THAI_TESTDATA_DIRECTORY;
-        Indonesian => lingua_indonesian_language_model::INDONESIAN_MODELS_DIRECTORY, INDONESIAN_TESTDATA_DIRECTORY;
-        Malay => lingua_malay_language_model::MALAY_MODELS_DIRECTORY, MALAY_TESTDATA_DIRECTORY;
-        Tagalog => lingua_tagalog_language_model::TAGALOG_MODELS_DIRECTORY, TAGALOG_TESTDATA_DIRECTORY;
-        Hindi => lingua_hindi_language_model::HINDI_MODELS_DIRECTORY, HINDI_TESTDATA_DIRECTORY;
-        Urdu => lingua_urdu_language_model::URDU_MODELS_DIRECTORY, URDU_TESTDATA_DIRECTORY;
-        Persian => lingua_persian_language_model::PERSIAN_MODELS_DIRECTORY, PERSIAN_TESTDATA_DIRECTORY;
-        Bengali => lingua_bengali_language_model::BENGALI_MODELS_DIRECTORY, BENGALI_TESTDATA_DIRECTORY;
-        Vietnamese => lingua_vietnamese_language_model::VIETNAMESE_MODELS_DIRECTORY, VIETNAMESE_TESTDATA_DIRECTORY;
-        Swedish => lingua_swedish_language_model::SWEDISH_MODELS_DIRECTORY, SWEDISH_TESTDATA_DIRECTORY;
-        Romanian => lingua_romanian_language_model::ROMANIAN_MODELS_DIRECTORY, ROMANIAN_TESTDATA_DIRECTORY;
-        Greek => lingua_greek_language_model::GREEK_MODELS_DIRECTORY, GREEK_TESTDATA_DIRECTORY;
-        Hebrew => lingua_hebrew_language_model::HEBREW_MODELS_DIRECTORY, HEBREW_TESTDATA_DIRECTORY;
-        Czech => lingua_czech_language_model::CZECH_MODELS_DIRECTORY, CZECH_TESTDATA_DIRECTORY;
-        Hungarian => lingua_hungarian_language_model::HUNGARIAN_MODELS_DIRECTORY, HUNGARIAN_TESTDATA_DIRECTORY;
-        Danish => lingua_danish_language_model::DANISH_MODELS_DIRECTORY, DANISH_TESTDATA_DIRECTORY;
-        Bokmal => lingua_bokmal_language_model::BOKMAL_MODELS_DIRECTORY, BOKMAL_TESTDATA_DIRECTORY;
-        Finnish => lingua_finnish_language_model::FINNISH_MODELS_DIRECTORY, FINNISH_TESTDATA_DIRECTORY;
-        Tamil => lingua_tamil_language_model::TAMIL_MODELS_DIRECTORY, TAMIL_TESTDATA_DIRECTORY;
-        Serbian => lingua_serbian_language_model::SERBIAN_MODELS_DIRECTORY, SERBIAN_TESTDATA_DIRECTORY;
-        Bulgarian => lingua_bulgarian_language_model::BULGARIAN_MODELS_DIRECTORY, BULGARIAN_TESTDATA_DIRECTORY;
-        Croatian => lingua_croatian_language_model::CROATIAN_MODELS_DIRECTORY, CROATIAN_TESTDATA_DIRECTORY;
-    }
-}
-
-/// The n-gram probability model of a supported language.
-fn ngram_model(language: Language) -> &'static [u8] {
-    directories(language).0.get_file("ngrams.fst").map(|file| file.contents()).unwrap_or_default()
-}
-
-/// lingua's test data for a language: `kind` is `sentences`, `single-words` or
-/// `word-pairs`, one text per line (the evaluation reads it; see docs/QUALITY.md).
-pub fn testdata(language: Language, kind: &str) -> &'static str {
-    let file = directories(language).1.get_file(format!("{kind}.txt"));
-    file.and_then(|file| file.contents_utf8()).unwrap_or_default()
-}
+/// The fast pass's trigram table, built from lingua's models by `build.rs`.
+static TRIGRAMS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trigrams.bin"));
 
 /// The writing systems that tell languages apart before any statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,7 +320,7 @@ const ALL_SCRIPTS: [Script; SCRIPTS] = [
 /// Log-probabilities of character trigrams, for all of a detector's languages at once.
 struct Trigrams {
     /// Packed trigram → range of `entries`.
-    index: HashMap<u64, (u32, u32), BuildHasherDefault<FastHasher>>,
+    index: TrigramIndex,
     /// (language index in `SUPPORTED`, ln P(third char | first two)).
     entries: Vec<(u8, f32)>,
 }
@@ -404,6 +335,49 @@ impl std::fmt::Debug for Trigrams {
 const UNSEEN: f32 = -12.0;
 /// Fewer trigrams than this and the fast pass does not answer.
 const MIN_TRIGRAMS: usize = 5;
+type TrigramIndex = HashMap<u64, (u32, u32), BuildHasherDefault<FastHasher>>;
+
+/// Reads the `build.rs` table, keeping the languages `wanted` (by `SUPPORTED` index).
+fn read_table(bytes: &[u8], wanted: &[bool], index: &mut TrigramIndex, entries: &mut Vec<(u8, f32)>) -> Option<()> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let slice = bytes.get(at..at + n)?;
+        at += n;
+        Some(slice)
+    };
+    if take(4)? != b"THT1" {
+        return None;
+    }
+    // The file's languages, mapped to `SUPPORTED` indices by name.
+    let count = take(1)?[0] as usize;
+    let mut map = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = take(1)?[0] as usize;
+        let name = std::str::from_utf8(take(len)?).ok()?;
+        map.push(SUPPORTED.iter().position(|l| format!("{l:?}") == name));
+    }
+    let keys = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    index.reserve(keys);
+    for _ in 0..keys {
+        let key = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let n = take(1)?[0] as usize;
+        let start = entries.len() as u32;
+        for _ in 0..n {
+            let language = take(1)?[0] as usize;
+            let logp = f32::from_le_bytes(take(4)?.try_into().ok()?);
+            if let Some(Some(i)) = map.get(language)
+                && wanted[*i]
+            {
+                entries.push((*i as u8, logp));
+            }
+        }
+        if entries.len() as u32 > start {
+            index.insert(key, (start, entries.len() as u32));
+        }
+    }
+    Some(())
+}
+
 /// The lead (in nats) of the best language over the next that the fast pass needs…
 const MIN_MARGIN: f32 = 3.0;
 /// …and among many rivals (more close relatives: Spanish, Portuguese, Catalan, …).
@@ -418,32 +392,21 @@ fn pack(chars: &[char]) -> u64 {
 }
 
 impl Trigrams {
+    /// The table for `languages`, from [`TRIGRAMS`]; languages without a rival in
+    /// their script are left out (the script alone decides them).
     fn load(languages: &[Language]) -> Trigrams {
-        let mut by_key: HashMap<u64, Vec<(u8, f32)>, BuildHasherDefault<FastHasher>> = HashMap::default();
-        for (index, language) in SUPPORTED.iter().enumerate() {
-            let script = Script::of_language(*language);
-            let rivals = languages.iter().filter(|l| Script::of_language(**l) == script).count();
-            if !languages.contains(language) || rivals < 2 {
-                continue;
-            }
-            let Ok(map) = fst::Map::new(ngram_model(*language)) else { continue };
-            let mut stream = map.into_stream();
-            while let Some((key, value)) = stream.next() {
-                let Ok(ngram) = std::str::from_utf8(key) else { continue };
-                let chars: Vec<char> = ngram.chars().collect();
-                if chars.len() == 3 {
-                    let index = u8::try_from(index).unwrap_or(u8::MAX);
-                    by_key.entry(pack(&chars)).or_default().push((index, f64::from_bits(value) as f32));
-                }
-            }
-        }
-        let mut index = HashMap::with_capacity_and_hasher(by_key.len(), BuildHasherDefault::default());
-        let mut entries = Vec::with_capacity(by_key.values().map(Vec::len).sum());
-        for (key, list) in by_key {
-            let start = entries.len() as u32;
-            entries.extend(list);
-            index.insert(key, (start, entries.len() as u32));
-        }
+        let wanted: Vec<bool> = SUPPORTED
+            .iter()
+            .map(|l| {
+                let script = Script::of_language(*l);
+                languages.contains(l) && languages.iter().filter(|o| Script::of_language(**o) == script).count() > 1
+            })
+            .collect();
+        let mut index = HashMap::default();
+        let mut entries = Vec::new();
+        // The table is built with the code; a malformed one fails the tests, and here
+        // it yields an empty table (every text then goes to the precise pass).
+        let _ = read_table(TRIGRAMS, &wanted, &mut index, &mut entries);
         Trigrams { index, entries }
     }
 
