@@ -280,10 +280,12 @@ pub fn intent(text: &str, folded: &str, sentiment: Option<f32>) -> Scored {
         .filter(|w| !w.starts_with('@'))
         .nth(1)
         .map_or(folded.len(), |w| w.as_ptr() as usize - folded.as_ptr() as usize + w.len());
+    // A question word after the first sentence's end does not open the post.
+    let first_stop = folded.find(['.', '!', '?']).unwrap_or(folded.len());
     let mut opens_with_question = false;
     for (term, cue) in lexicon().find_with_terms(folded) {
         let start = term.as_ptr() as usize - folded.as_ptr() as usize;
-        opens_with_question |= cue == Cue::Ask && start < opening_end && !folded[..start].contains(['.', '!', '?']);
+        opens_with_question |= cue == Cue::Ask && start < opening_end && start < first_stop;
         let slot = match cue {
             Cue::Ask => 0,
             Cue::Complain => 1,

@@ -166,8 +166,12 @@ pub fn from_code(code: &str) -> Option<Language> {
 /// space: without mentions, hashtags, links, e-mail addresses, digits, punctuation
 /// and emoji.
 pub fn language_words(text: &str) -> String {
-    let mut words = String::with_capacity(text.len());
+    let mut words = String::with_capacity(text.len().min(MAX_LANGUAGE_TEXT));
     for token in text.split_whitespace() {
+        // The opening of a long text says its language as well as all of it does.
+        if words.len() >= MAX_LANGUAGE_TEXT {
+            break;
+        }
         let skip = token.starts_with('@')
             || token.starts_with('#')
             || token.contains('@')
@@ -203,6 +207,9 @@ pub fn language_words(text: &str) -> String {
     words.truncate(words.trim_end().len());
     words
 }
+
+/// Bytes of letters read to identify a language.
+const MAX_LANGUAGE_TEXT: usize = 4096;
 
 fn starts_with_ignore_case(token: &str, prefix: &str) -> bool {
     token.len() >= prefix.len() && token.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())

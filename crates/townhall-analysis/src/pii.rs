@@ -106,8 +106,8 @@ struct Word {
     lower: String,
 }
 
-/// The text's words (runs of letters, digits and `.`/`/` inside abbreviations such as
-/// `Av.` or `c/`), at most the first 4,096 so a hostile text stays linear.
+/// The text's words: runs of letters and digits, keeping a `.` or `/` that ends an
+/// abbreviation of a street (`Av.`, `c/`) and dropping one that ends a sentence.
 fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut start = None;
@@ -116,11 +116,14 @@ fn words(text: &str) -> Vec<Word> {
         match (inside, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
-                out.push(Word { start: s, end: i, lower: text[s..i].to_lowercase() });
-                start = None;
-                if out.len() == 4096 {
-                    break;
+                let mut end = i;
+                let mut lower = text[s..end].to_lowercase();
+                while lower.ends_with(['.', '/']) && !STREET_WORDS.contains(&lower.as_str()) {
+                    lower.pop();
+                    end -= 1;
                 }
+                out.push(Word { start: s, end, lower });
+                start = None;
             }
             _ => {}
         }
@@ -647,6 +650,15 @@ mod tests {
         assert_eq!(kinds("Flooding at 221 Baker Street now"), [(PiiKind::Address, "221 Baker Street")]);
         assert_eq!(kinds("Gat in de weg voor Kerkstraat 12b"), [(PiiKind::Address, "Kerkstraat 12b")]);
         assert_eq!(kinds("The street lights on Main Street are out"), []);
+    }
+
+    #[test]
+    fn sentence_ends_do_not_hide_personal_data() {
+        assert_eq!(kinds("Vivo en Calle Esmeralda 1234."), [(PiiKind::Address, "Calle Esmeralda 1234")]);
+        assert_eq!(kinds("Mi hijo tiene diabetes."), [(PiiKind::Health, "diabetes")]);
+        assert_eq!(kinds("Av. Matta 20/"), [(PiiKind::Address, "Av. Matta 20")]);
+        let long = format!("{} Mi hijo tiene diabetes", "palabra ".repeat(5000));
+        assert_eq!(kinds(&long), [(PiiKind::Health, "diabetes")], "no cap on where it is found");
     }
 
     #[test]

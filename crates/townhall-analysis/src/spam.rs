@@ -157,28 +157,33 @@ pub fn spam(text: &str, folded: &str, account: &AccountSignals, duplicates: u32)
     Spam { score, reasons }
 }
 
+/// Fewer words than this and a text is too common to be evidence of a wave
+/// ("gracias", an emoji alone): it gets no fingerprint.
+const MIN_WORDS: usize = 4;
+
 /// A 64-bit SimHash of the text's lower-cased word pairs, without links and mentions:
-/// texts that differ by a few words differ by a few bits.
-pub fn fingerprint(folded: &str) -> u64 {
+/// texts that differ by a few words differ by a few bits. `None` for a text of fewer
+/// than four words.
+pub fn fingerprint(folded: &str) -> Option<u64> {
     let words: Vec<&str> = folded
         .split_whitespace()
         .filter(|w| !w.starts_with('@') && !w.starts_with("http"))
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
+    if words.len() < MIN_WORDS {
+        return None;
+    }
     let mut weights = [0i32; 64];
     let mut add = |feature: u64| {
         for (bit, weight) in weights.iter_mut().enumerate() {
             *weight += if feature >> bit & 1 == 1 { 1 } else { -1 };
         }
     };
-    if words.len() == 1 {
-        add(hash(words[0].as_bytes(), 0));
-    }
     for pair in words.windows(2) {
         add(hash(pair[0].as_bytes(), hash(pair[1].as_bytes(), 0)));
     }
-    weights.iter().enumerate().fold(0u64, |out, (bit, w)| if *w > 0 { out | 1 << bit } else { out })
+    Some(weights.iter().enumerate().fold(0u64, |out, (bit, w)| if *w > 0 { out | 1 << bit } else { out }))
 }
 
 /// FNV-1a, seeded, then mixed: stable across runs and versions (fingerprints are stored).
@@ -194,6 +199,12 @@ fn hash(bytes: &[u8], seed: u64) -> u64 {
 
 /// Fingerprints differing in at most this many bits are the same text.
 const NEAR: u32 = 3;
+/// Other accounts counted at most: the spam score no longer rises past a handful,
+/// and a wave of thousands must not make each new post cost thousands of checks.
+const MAX_COUNTED: usize = 16;
+/// Most recent posts looked at per band: bounds the work per post however many
+/// posts share a band.
+const MAX_SCANNED: usize = 64;
 
 /// Recent fingerprints and their authors, bounded, to count how many other accounts
 /// posted nearly the same text.
@@ -201,9 +212,9 @@ const NEAR: u32 = 3;
 pub struct NearDuplicates {
     capacity: usize,
     recent: VecDeque<(u64, String)>,
-    /// Band of 16 bits → positions in `recent` (offset by `evicted`): any two
-    /// fingerprints within 3 bits agree on at least one of four bands.
-    bands: [HashMap<u16, Vec<u64>>; 4],
+    /// Band of 16 bits → positions in `recent` (offset by `evicted`), oldest first:
+    /// any two fingerprints within 3 bits agree on at least one of four bands.
+    bands: [HashMap<u16, VecDeque<u64>>; 4],
     evicted: u64,
 }
 
@@ -213,19 +224,22 @@ impl NearDuplicates {
         NearDuplicates { capacity: capacity.max(1), recent: VecDeque::new(), bands: Default::default(), evicted: 0 }
     }
 
-    /// Records a post by `author` and returns how many other authors posted a
-    /// near-identical text among the remembered ones.
+    /// Records a post by `author` and returns how many other authors (up to 16)
+    /// posted a near-identical text among the remembered ones.
     pub fn observe(&mut self, fingerprint: u64, author: &str) -> u32 {
         let mut others: Vec<&str> = Vec::new();
-        for (band, index) in self.bands.iter().enumerate() {
+        'bands: for (band, index) in self.bands.iter().enumerate() {
             let key = (fingerprint >> (band * 16)) as u16;
-            for position in index.get(&key).into_iter().flatten() {
+            for position in index.get(&key).into_iter().flat_map(|list| list.iter().rev().take(MAX_SCANNED)) {
                 let Some((other, who)) = position.checked_sub(self.evicted).and_then(|p| self.recent.get(p as usize))
                 else {
                     continue;
                 };
                 if (other ^ fingerprint).count_ones() <= NEAR && who != author && !others.contains(&who.as_str()) {
                     others.push(who);
+                    if others.len() == MAX_COUNTED {
+                        break 'bands;
+                    }
                 }
             }
         }
@@ -233,10 +247,13 @@ impl NearDuplicates {
         if self.recent.len() == self.capacity
             && let Some((old, _)) = self.recent.pop_front()
         {
+            // The evicted post is the oldest of every band it is in: the front.
             for (band, index) in self.bands.iter_mut().enumerate() {
                 let key = (old >> (band * 16)) as u16;
                 if let Some(list) = index.get_mut(&key) {
-                    list.retain(|p| *p != self.evicted);
+                    if list.front() == Some(&self.evicted) {
+                        list.pop_front();
+                    }
                     if list.is_empty() {
                         index.remove(&key);
                     }
@@ -246,7 +263,7 @@ impl NearDuplicates {
         }
         let position = self.evicted + self.recent.len() as u64;
         for (band, index) in self.bands.iter_mut().enumerate() {
-            index.entry((fingerprint >> (band * 16)) as u16).or_default().push(position);
+            index.entry((fingerprint >> (band * 16)) as u16).or_default().push_back(position);
         }
         self.recent.push_back((fingerprint, author.to_string()));
         count
@@ -300,23 +317,41 @@ mod tests {
             "vote no on the new park project, it is a waste of money!! #NoPark",
             "Vote NO on the new park project it is a waste of money #NoPark @mayor",
         ];
-        let counts: Vec<u32> =
-            texts.iter().enumerate().map(|(i, t)| seen.observe(fingerprint(&fold(t)), &format!("user{i}"))).collect();
+        let counts: Vec<u32> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| seen.observe(fingerprint(&fold(t)).unwrap(), &format!("user{i}")))
+            .collect();
         assert_eq!(counts, [0, 1, 2]);
         // The same author repeating is not a wave of accounts; a different text is not a duplicate.
-        assert_eq!(seen.observe(fingerprint(&fold(texts[0])), "user0"), 2);
-        assert_eq!(seen.observe(fingerprint(&fold("The library opens at nine tomorrow")), "user9"), 0);
+        assert_eq!(seen.observe(fingerprint(&fold(texts[0])).unwrap(), "user0"), 2);
+        assert_eq!(seen.observe(fingerprint(&fold("The library opens at nine tomorrow")).unwrap(), "user9"), 0);
         let s = spam(texts[0], &fold(texts[0]), &AccountSignals::default(), 2);
         assert_eq!(s.reasons, [SpamReason::NearDuplicate]);
     }
 
     #[test]
+    fn a_wave_of_thousands_is_counted_up_to_a_cap() {
+        let mut seen = NearDuplicates::new(100_000);
+        let print = fingerprint("vote no on the park project").unwrap();
+        let counts: Vec<u32> = (0..20_000).map(|i| seen.observe(print, &format!("bot{i}"))).collect();
+        assert_eq!((counts[0], counts[5], counts[19_999]), (0, 5, 16));
+    }
+
+    #[test]
+    fn short_texts_are_not_evidence_of_a_wave() {
+        assert_eq!(fingerprint("gracias"), None);
+        assert_eq!(fingerprint("😀 👍 @a https://x.example"), None);
+    }
+
+    #[test]
     fn memory_is_bounded() {
         let mut seen = NearDuplicates::new(2);
-        seen.observe(fingerprint("first text here"), "a");
-        seen.observe(fingerprint("second text here"), "b");
-        seen.observe(fingerprint("third text here"), "c");
-        assert_eq!(seen.observe(fingerprint("first text here"), "d"), 0, "the oldest was forgotten");
+        let print = |text: &str| fingerprint(text).unwrap();
+        seen.observe(print("the first text here"), "a");
+        seen.observe(print("the second text here"), "b");
+        seen.observe(print("the third text here"), "c");
+        assert_eq!(seen.observe(print("the first text here"), "d"), 0, "the oldest was forgotten");
         assert_eq!(seen.recent.len(), 2);
     }
 }

@@ -231,6 +231,7 @@ pub struct TopicModel {
     words: HashMap<String, HashMap<String, u32>>,
     /// Words per topic.
     totals: HashMap<String, u32>,
+    /// Distinct words over all topics.
     vocabulary: usize,
 }
 
@@ -250,15 +251,13 @@ impl TopicModel {
     /// Adds one example; `folded` is the text [`fold`]ed.
     pub fn learn(&mut self, folded: &str, topic: &str) {
         *self.documents.entry(topic.to_string()).or_default() += 1;
-        let counts = self.words.entry(topic.to_string()).or_default();
         for word in model_words(folded) {
-            *counts.entry(word.to_string()).or_default() += 1;
+            if !self.words.values().any(|counts| counts.contains_key(word)) {
+                self.vocabulary += 1;
+            }
+            *self.words.entry(topic.to_string()).or_default().entry(word.to_string()).or_default() += 1;
             *self.totals.entry(topic.to_string()).or_default() += 1;
         }
-        let mut vocabulary: Vec<&String> = self.words.values().flat_map(HashMap::keys).collect();
-        vocabulary.sort();
-        vocabulary.dedup();
-        self.vocabulary = vocabulary.len();
     }
 
     /// Examples learned.

@@ -133,13 +133,16 @@ impl Db {
 
     /// Enqueues an `analyze_post` job for up to `limit` posts without a current
     /// analysis: never analysed, analysed by an analyzer older than
-    /// `analyzer_version`, or edited since. Returns how many were enqueued.
+    /// `analyzer_version`, or edited since. Its key names the analyzer version, so a
+    /// job of an older analyzer (even a dead one) never blocks it; one already queued
+    /// for this version is not queued twice. Returns how many were enqueued.
     pub async fn enqueue_reanalysis(&self, analyzer_version: i32, limit: i64, now: DateTime<Utc>) -> Result<u64> {
         let enqueued = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, max_attempts, run_at, created_at) \
                  SELECT $4, '{\"post_id\":' || CAST(p.id AS TEXT) || ',\"version\":' || CAST(p.version AS TEXT) || '}', \
-                 $4 || ':' || CAST(p.id AS TEXT) || ':' || CAST(p.version AS TEXT), 'queued', 0, 5, $2, $2 \
+                 $4 || ':' || CAST(p.id AS TEXT) || ':' || CAST(p.version AS TEXT) || ':v' || CAST($1 AS TEXT), \
+                 'queued', 0, 5, $2, $2 \
                  FROM posts p LEFT JOIN enrichments e ON e.post_id = p.id \
                  WHERE p.version > 0 AND p.deleted_at IS NULL \
                  AND (e.post_id IS NULL OR e.analyzer_version < $1 OR e.post_version < p.version) \
@@ -158,7 +161,9 @@ impl Db {
     }
 
     /// Sets a topic on a post by hand: kept over anything analysis says, recorded as
-    /// a training example of `institution`'s topic model, and audited.
+    /// a training example of `institution`'s topic model, and audited. Only a post
+    /// collected for one of `institution`'s accounts can be labelled by it
+    /// (`NotFound` otherwise), so no institution trains on another's posts.
     pub async fn label_topic(
         &self,
         institution: InstitutionId,
@@ -184,8 +189,10 @@ impl Db {
         };
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO topic_labels (institution_id, post_id, topic, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            let labelled = sqlx::query(
+                "INSERT INTO topic_labels (institution_id, post_id, topic, user_id, created_at) \
+                 SELECT $1, p.id, $3, $4, $5 FROM posts p JOIN accounts a ON a.id = p.account_id \
+                 WHERE p.id = $2 AND a.institution_id = $1",
             )
             .bind(institution.0)
             .bind(post.0)
@@ -193,7 +200,11 @@ impl Db {
             .bind(user.map(|u| u.0))
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if labelled == 0 {
+                return Err(StoreError::NotFound("post"));
+            }
             sqlx::query(
                 "INSERT INTO post_topics (post_id, topic, confidence, source) VALUES ($1, $2, 1.0, 'staff') \
                  ON CONFLICT (post_id, topic) DO UPDATE SET confidence = 1.0, source = 'staff'",
@@ -214,7 +225,7 @@ impl Db {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT p.text, l.topic FROM topic_labels l JOIN posts p ON p.id = l.post_id \
-                 WHERE l.institution_id = $1 ORDER BY l.id DESC LIMIT $2",
+                 WHERE l.institution_id = $1 AND p.deleted_at IS NULL ORDER BY l.id DESC LIMIT $2",
             )
             .bind(institution.0)
             .bind(limit)

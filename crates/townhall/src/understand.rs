@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -30,13 +31,17 @@ const TRAINING_EXAMPLES: i64 = 5_000;
 /// Recent posts remembered for near-duplicate detection.
 const NEAR_DUPLICATE_WINDOW: usize = 50_000;
 
+/// How long a job whose post could not be loaded waits before it is tried again.
+const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(30);
+
 /// A worker's state between batches: what it learned about accounts, the topic
-/// models, and recent texts for near-duplicate detection.
+/// models, and recent texts for near-duplicate detection (shared by all
+/// institutions: a wave of the same text is spam wherever it lands).
 pub struct Worker {
     name: String,
     institutions: HashMap<AccountId, Option<InstitutionId>>,
-    models: HashMap<InstitutionId, (Instant, TopicModel)>,
-    near: NearDuplicates,
+    models: HashMap<InstitutionId, (Instant, Arc<TopicModel>)>,
+    near: Option<NearDuplicates>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -52,54 +57,59 @@ impl Worker {
             name: name.to_string(),
             institutions: HashMap::new(),
             models: HashMap::new(),
-            near: NearDuplicates::new(NEAR_DUPLICATE_WINDOW),
+            near: Some(NearDuplicates::new(NEAR_DUPLICATE_WINDOW)),
         }
     }
 
-    /// Analyses one batch of queued posts; returns how many jobs it took.
+    /// Analyses one batch of queued posts; returns how many jobs it took. A job
+    /// whose post cannot be read is retried later on its own; if the batch cannot be
+    /// stored, each of its jobs is retried (and buried after its attempts).
     pub async fn run_batch(&mut self, db: &Db) -> anyhow::Result<usize> {
         let jobs = db.claim_jobs(&self.name, &[townhall_store::ANALYZE_JOB], LEASE, Utc::now(), BATCH).await?;
         if jobs.is_empty() {
             return Ok(0);
         }
-        let mut work: Vec<(Post, i32, Option<InstitutionId>)> = Vec::with_capacity(jobs.len());
+        let mut work: Vec<(Post, Option<Arc<TopicModel>>)> = Vec::with_capacity(jobs.len());
+        let mut done = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            let Some(id) = job.payload["post_id"].as_i64() else { continue };
-            // A post gone, or edited since (a newer job will come), needs nothing now.
-            let Some(post) = db.post(townhall_core::PostId(id)).await? else { continue };
-            if post.deleted_at.is_some() {
-                continue;
-            }
-            let institution = self.institution(db, post.account_id).await?;
-            if let Some(institution) = institution {
-                self.refresh_model(db, institution).await?;
-            }
-            let version = post.version;
-            work.push((post, version, institution));
-        }
-        let batch: Vec<NewEnrichment> = work
-            .iter()
-            .map(|(post, version, institution)| {
-                let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
-                let duplicates = self.near.observe(fingerprint(&lexicon::fold(&post.text)), &author);
-                let context = Context {
-                    declared_lang: post.lang_hint.as_deref(),
-                    duplicates,
-                    is_reply: post.reply_to.is_some(),
-                    topic_model: institution.and_then(|i| self.models.get(&i)).map(|(_, model)| model),
-                    ..Context::default()
-                };
-                let enrichment = analyze(&post.text, &context);
-                NewEnrichment {
-                    post_id: post.id,
-                    post_version: *version,
-                    tags: tags_of(&enrichment),
-                    detail: serde_json::to_value(&enrichment).unwrap_or_default(),
+            let loaded = match job.payload["post_id"].as_i64() {
+                Some(id) => db.post(townhall_core::PostId(id)).await.map_err(anyhow::Error::from),
+                None => Ok(None),
+            };
+            let post = match loaded {
+                Ok(post) => post,
+                Err(error) => {
+                    db.fail_job(job.id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
+                    continue;
                 }
-            })
-            .collect();
-        db.save_enrichments(&batch, Utc::now()).await?;
-        db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), &self.name).await?;
+            };
+            done.push(job.id);
+            // A post gone needs nothing; an edited one is analysed as it is now (its
+            // newer job then finds the analysis current and writes it again).
+            let Some(post) = post.filter(|p| p.deleted_at.is_none()) else { continue };
+            let model = match self.institution(db, post.account_id).await? {
+                Some(institution) => Some(self.model(db, institution).await?),
+                None => None,
+            };
+            work.push((post, model));
+        }
+        let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
+        // Analysis is CPU work: off the async threads that serve requests.
+        let (near, batch) = tokio::task::spawn_blocking(move || {
+            let batch: Vec<NewEnrichment> =
+                work.iter().map(|(post, model)| enrich(post, model.as_deref(), &mut near)).collect();
+            (near, batch)
+        })
+        .await
+        .context("analysis thread")?;
+        self.near = Some(near);
+        if let Err(error) = db.save_enrichments(&batch, Utc::now()).await {
+            for id in &done {
+                db.fail_job(*id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
+            }
+            return Err(error.into());
+        }
+        db.complete_jobs(&done, &self.name).await?;
         Ok(jobs.len())
     }
 
@@ -113,14 +123,42 @@ impl Worker {
         Ok(self.institutions.get(&account).copied().flatten())
     }
 
-    async fn refresh_model(&mut self, db: &Db, institution: InstitutionId) -> anyhow::Result<()> {
-        if self.models.get(&institution).is_some_and(|(at, _)| at.elapsed() < RETRAIN_EVERY) {
-            return Ok(());
+    /// The institution's topic model, retrained from its staff labels when older
+    /// than [`RETRAIN_EVERY`].
+    async fn model(&mut self, db: &Db, institution: InstitutionId) -> anyhow::Result<Arc<TopicModel>> {
+        if let Some((at, model)) = self.models.get(&institution)
+            && at.elapsed() < RETRAIN_EVERY
+        {
+            return Ok(Arc::clone(model));
         }
         let examples = db.topic_examples(institution, TRAINING_EXAMPLES).await?;
-        let model = TopicModel::train(examples.iter().map(|(text, topic)| (text.as_str(), topic.as_str())));
-        self.models.insert(institution, (Instant::now(), model));
-        Ok(())
+        let model = tokio::task::spawn_blocking(move || {
+            Arc::new(TopicModel::train(examples.iter().map(|(text, topic)| (text.as_str(), topic.as_str()))))
+        })
+        .await
+        .context("training thread")?;
+        self.models.insert(institution, (Instant::now(), Arc::clone(&model)));
+        Ok(model)
+    }
+}
+
+/// One post's analysis, ready to store.
+fn enrich(post: &Post, model: Option<&TopicModel>, near: &mut NearDuplicates) -> NewEnrichment {
+    let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
+    let duplicates = fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author));
+    let context = Context {
+        declared_lang: post.lang_hint.as_deref(),
+        duplicates,
+        is_reply: post.reply_to.is_some(),
+        topic_model: model,
+        ..Context::default()
+    };
+    let enrichment = analyze(&post.text, &context);
+    NewEnrichment {
+        post_id: post.id,
+        post_version: post.version,
+        tags: tags_of(&enrichment),
+        detail: serde_json::to_value(&enrichment).unwrap_or_default(),
     }
 }
 
@@ -160,35 +198,26 @@ pub async fn drain(db: &Db, worker: &mut Worker) -> anyhow::Result<u64> {
 /// `shutdown`.
 pub async fn run(db: Db, mut shutdown: Shutdown) {
     let mut worker = Worker::new(&format!("analyze:{}", std::process::id()));
-    let started = tokio::task::spawn_blocking(language::warm_up);
-    let _ = started.await;
+    let _ = tokio::task::spawn_blocking(language::warm_up).await;
+    let mut requeue = true;
     loop {
-        match db.enqueue_reanalysis(townhall_analysis::VERSION as i32, 10_000, Utc::now()).await {
-            Ok(0) => break,
-            Ok(queued) => tracing::info!(queued, "queued posts for re-analysis"),
-            Err(error) => {
-                tracing::warn!(%error, "could not queue re-analysis");
-                break;
+        if requeue {
+            // Queued in slices, so a large backlog never sits in one transaction.
+            match db.enqueue_reanalysis(townhall_analysis::VERSION as i32, 10_000, Utc::now()).await {
+                Ok(0) => requeue = false,
+                Ok(queued) => tracing::info!(queued, "queued posts for re-analysis"),
+                Err(error) => tracing::warn!(%error, "could not queue re-analysis; trying again"),
             }
         }
-        if let Err(error) = drain(&db, &mut worker).await {
-            tracing::warn!(%error, "analysis failed; retrying");
-            break;
-        }
-    }
-    loop {
         let idle = match worker.run_batch(&db).await {
             Ok(0) => true,
             Ok(_) => false,
             Err(error) => {
-                tracing::warn!(%error, "analysis batch failed; its jobs return after their lease");
+                tracing::warn!(%error, "analysis batch failed; its jobs are retried");
                 true
             }
         };
-        if idle && shutdown.sleep(IDLE_POLL).await {
-            return;
-        }
-        if shutdown.is_raised() {
+        if shutdown.is_raised() || (idle && shutdown.sleep(IDLE_POLL).await) {
             return;
         }
     }

@@ -697,9 +697,24 @@ fn tags(intent: &str, lang: &str, topics: &[(&str, f32)]) -> Tags {
 
 pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let account = db
+        .create_account(
+            &NewAccount {
+                institution_id: valpo.id,
+                platform: Platform::Mastodon,
+                handle: "@valpo@mastodon.cl".into(),
+                display_name: "Valpo".into(),
+                external_id: None,
+                official: None,
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
     let outcomes = db
         .ingest_posts(&[
-            post("1", "La basura no pasó"),
+            NewPost { account_id: Some(account.id), ..post("1", "La basura no pasó") },
             NewPost { created_at: t(1), ..post("2", "When does the bus come?") },
             post("3", "sin analizar"),
         ])
@@ -755,6 +770,11 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     );
     assert!(audit_actions(&db).await.contains(&"post.topic_labelled".to_string()));
     assert!(db.label_topic(valpo.id, one, "  ", None, &Actor::cli()).await.is_err());
+    // Only the institution whose account collected the post labels it.
+    let foreign = db.label_topic(other.id, one, "spam", None, &Actor::cli()).await;
+    assert!(matches!(foreign, Err(StoreError::NotFound(_))), "{foreign:?}");
+    assert!(matches!(db.label_topic(valpo.id, two, "roads", None, &Actor::cli()).await, Err(StoreError::NotFound(_))));
+    assert_eq!(db.topic_examples(other.id, 10).await.unwrap(), Vec::<(String, String)>::new());
 
     // Re-analysis: the never-analysed post and, after an analyzer upgrade, all of them;
     // a job already queued is not queued twice.
@@ -762,9 +782,9 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let now = Utc::now() + chrono::Duration::minutes(1);
     let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 10).await.unwrap();
     assert_eq!(jobs.len(), 3, "ingest queued one analysis per post");
-    assert_eq!(db.enqueue_reanalysis(1, 100, now).await.unwrap(), 0, "post 3's job is running: not queued twice");
     assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "w").await.unwrap(), 3);
     assert_eq!(db.enqueue_reanalysis(1, 100, now).await.unwrap(), 1, "only the never-analysed post");
+    assert_eq!(db.enqueue_reanalysis(1, 100, now).await.unwrap(), 0, "queued once per analyzer version");
     let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 10).await.unwrap();
     assert_eq!(jobs.iter().map(|j| j.payload["post_id"].as_i64()).collect::<Vec<_>>(), [Some(three.0)]);
     assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "w").await.unwrap(), 1);
