@@ -511,6 +511,34 @@ impl Db {
         row.map(Post::try_from).transpose()
     }
 
+    /// The posts with these ids, in id order, in one query (missing ids are left out).
+    pub async fn posts(&self, ids: &[PostId]) -> Result<Vec<Post>> {
+        let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let rows: Vec<PostRow> =
+            match self {
+                Db::Sqlite(pool) => {
+                    sqlx::query_as(concat!(
+                        "SELECT ",
+                        post_columns!(),
+                        " FROM posts p WHERE p.id IN (SELECT value FROM json_each($1)) ORDER BY p.id"
+                    ))
+                    .bind(&ids)
+                    .fetch_all(pool)
+                    .await?
+                }
+                Db::Postgres(pool) => sqlx::query_as(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts p WHERE p.id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) ORDER BY p.id"
+                ))
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?,
+            };
+        rows.into_iter().map(Post::try_from).collect()
+    }
+
     /// One post by its platform id.
     pub async fn post_by_external_id(&self, platform: Platform, external_id: &str) -> Result<Option<Post>> {
         let row: Option<PostRow> = on_pool!(self, |pool| {

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 use townhall_analysis::spam::{NearDuplicates, fingerprint};
 use townhall_analysis::{Context, Enrichment, TopicModel, analyze, language, lexicon};
-use townhall_core::{AccountId, InstitutionId, Post, TagSource, Tags, TopicTag};
+use townhall_core::{AccountId, InstitutionId, Post, PostId, TagSource, Tags, TopicTag};
 use townhall_store::{Db, NewEnrichment};
 
 use crate::listen::Shutdown;
@@ -31,7 +31,7 @@ const TRAINING_EXAMPLES: i64 = 5_000;
 /// Recent posts remembered for near-duplicate detection.
 const NEAR_DUPLICATE_WINDOW: usize = 50_000;
 
-/// How long a job whose post could not be loaded waits before it is tried again.
+/// How long a job of a failed batch waits before it is tried again.
 const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(30);
 
 /// A worker's state between batches: what it learned about accounts, the topic
@@ -61,38 +61,35 @@ impl Worker {
         }
     }
 
-    /// Analyses one batch of queued posts; returns how many jobs it took. A job
-    /// whose post cannot be read is retried later on its own; if the batch cannot be
-    /// stored, each of its jobs is retried (and buried after its attempts).
+    /// Analyses one batch of queued posts; returns how many jobs it took. If the
+    /// batch cannot be read or stored, each of its jobs is retried later (and buried
+    /// after its attempts).
     pub async fn run_batch(&mut self, db: &Db) -> anyhow::Result<usize> {
         let jobs = db.claim_jobs(&self.name, &[townhall_store::ANALYZE_JOB], LEASE, Utc::now(), BATCH).await?;
         if jobs.is_empty() {
             return Ok(0);
         }
-        let mut work: Vec<(Post, Option<Arc<TopicModel>>)> = Vec::with_capacity(jobs.len());
-        let mut done = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            let loaded = match job.payload["post_id"].as_i64() {
-                Some(id) => db.post(townhall_core::PostId(id)).await.map_err(anyhow::Error::from),
-                None => Ok(None),
-            };
-            let post = match loaded {
-                Ok(post) => post,
-                Err(error) => {
+        let ids: Vec<PostId> = jobs.iter().filter_map(|j| j.payload["post_id"].as_i64()).map(PostId).collect();
+        let posts = match db.posts(&ids).await {
+            Ok(posts) => posts,
+            Err(error) => {
+                for job in &jobs {
                     db.fail_job(job.id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
-                    continue;
                 }
-            };
-            done.push(job.id);
-            // A post gone needs nothing; an edited one is analysed as it is now (its
-            // newer job then finds the analysis current and writes it again).
-            let Some(post) = post.filter(|p| p.deleted_at.is_none()) else { continue };
+                return Err(error.into());
+            }
+        };
+        let mut work: Vec<(Post, Option<Arc<TopicModel>>)> = Vec::with_capacity(posts.len());
+        // A post gone needs nothing; an edited one is analysed as it is now (its
+        // newer job then finds the analysis current and writes it again).
+        for post in posts.into_iter().filter(|p| p.deleted_at.is_none()) {
             let model = match self.institution(db, post.account_id).await? {
                 Some(institution) => Some(self.model(db, institution).await?),
                 None => None,
             };
             work.push((post, model));
         }
+        let done: Vec<_> = jobs.iter().map(|j| j.id).collect();
         let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
         // Analysis is CPU work: off the async threads that serve requests.
         let (near, batch) = tokio::task::spawn_blocking(move || {

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use townhall_core::{
     AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, Engagement, EngagementKind, InstitutionKind,
     Level, MediaRef, MetricSnapshot, NewContact, NewInstitution, NewPost, Platform, PlatformEvent, PostEntities,
-    PostMetrics, Priority, Role, SearchQuery, TagSource, Tags, TopicTag, transition,
+    PostId, PostMetrics, Priority, Role, SearchQuery, TagSource, Tags, TopicTag, transition,
 };
 use townhall_store::{
     Db, EventOutcome, IngestOutcome, NewAccount, NewCase, NewEnrichment, NewJob, NewUser, PostFilter, StoreError,
@@ -721,6 +721,9 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
         .await
         .unwrap();
     let [one, two, three] = [0, 1, 2].map(|i| outcomes[i].post_id());
+    let texts: Vec<String> =
+        db.posts(&[three, one, PostId(999_999)]).await.unwrap().into_iter().map(|p| p.text).collect();
+    assert_eq!(texts, ["La basura no pasó", "sin analizar"], "in id order, missing ids left out");
     let enrichment = |post_id, post_version, tags: Tags| NewEnrichment {
         post_id,
         post_version,
