@@ -51,6 +51,19 @@ fn post(external_id: &str, text: &str) -> NewPost {
     }
 }
 
+/// The institution's Mastodon account `@valpo@mastodon.cl`.
+async fn mastodon_account(db: &Db, institution: townhall_core::InstitutionId) -> townhall_core::Account {
+    let account = NewAccount {
+        institution_id: institution,
+        platform: Platform::Mastodon,
+        handle: "@valpo@mastodon.cl".into(),
+        display_name: "Valpo".into(),
+        external_id: None,
+        official: None,
+    };
+    db.create_account(&account, &Actor::cli()).await.unwrap()
+}
+
 async fn audit_actions(db: &Db) -> Vec<String> {
     db.audit_events(None, AuditEventId(0), 1000).await.unwrap().into_iter().map(|e| e.action).collect()
 }
@@ -264,20 +277,7 @@ pub async fn concurrent_ingest_of_one_post_stores_it_once(db: Db) {
 
 pub async fn search_matches_words_phrases_and_filters(db: Db) {
     let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
-    let account = db
-        .create_account(
-            &NewAccount {
-                institution_id: valpo.id,
-                platform: Platform::Mastodon,
-                handle: "@valpo@mastodon.cl".into(),
-                display_name: "Valpo".into(),
-                external_id: None,
-                official: None,
-            },
-            &Actor::cli(),
-        )
-        .await
-        .unwrap();
+    let account = mastodon_account(&db, valpo.id).await;
     let mut ours = post("1", "La micro de Valparaíso no pasó por la línea 4");
     ours.account_id = Some(account.id);
     db.ingest_posts(&[
@@ -698,20 +698,7 @@ fn tags(intent: &str, lang: &str, topics: &[(&str, f32)]) -> Tags {
 pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let valpo = db.create_institution(&institution("valpo"), &Actor::cli()).await.unwrap();
     let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
-    let account = db
-        .create_account(
-            &NewAccount {
-                institution_id: valpo.id,
-                platform: Platform::Mastodon,
-                handle: "@valpo@mastodon.cl".into(),
-                display_name: "Valpo".into(),
-                external_id: None,
-                official: None,
-            },
-            &Actor::cli(),
-        )
-        .await
-        .unwrap();
+    let account = mastodon_account(&db, valpo.id).await;
     let outcomes = db
         .ingest_posts(&[
             NewPost { account_id: Some(account.id), ..post("1", "La basura no pasó") },
