@@ -246,11 +246,6 @@ impl Detector {
         Detector { fast: Trigrams::load(&languages), languages, precise: Mutex::new(HashMap::new()) }
     }
 
-    /// The languages this detector chooses among.
-    pub fn languages(&self) -> &[Language] {
-        &self.languages
-    }
-
     /// Identifies the language of `text`, or `None` when it has no letters to go on
     /// or none in a script of this detector's languages.
     pub fn detect(&self, text: &str) -> Option<Detected> {

@@ -42,8 +42,6 @@ pub struct Context<'a> {
     /// Other accounts that recently posted nearly the same text (see
     /// [`spam::NearDuplicates`]).
     pub duplicates: u32,
-    /// Whether the post replies to another.
-    pub is_reply: bool,
     /// The institution's taxonomy; the default one when `None`.
     pub taxonomy: Option<&'a Taxonomy>,
     /// The institution's topic model learned from staff labels, if any.

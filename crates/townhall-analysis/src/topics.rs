@@ -184,11 +184,6 @@ impl Taxonomy {
         Taxonomy { topics, lexicon: Lexicon::new(&borrowed) }
     }
 
-    /// The topic keys.
-    pub fn topics(&self) -> &[String] {
-        &self.topics
-    }
-
     /// The topics whose terms appear in `folded` (see [`fold`]), best first, merged
     /// with what `model` (if any) predicts.
     pub fn classify(&self, folded: &str, model: Option<&TopicModel>) -> Vec<TopicMatch> {

@@ -14,16 +14,6 @@ pub enum TagSource {
     Staff,
 }
 
-impl TagSource {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TagSource::Analysis => "analysis",
-            TagSource::Staff => "staff",
-        }
-    }
-}
-
 impl std::str::FromStr for TagSource {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

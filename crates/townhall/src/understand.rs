@@ -143,13 +143,8 @@ impl Worker {
 fn enrich(post: &Post, model: Option<&TopicModel>, near: &mut NearDuplicates) -> NewEnrichment {
     let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
     let duplicates = fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author));
-    let context = Context {
-        declared_lang: post.lang_hint.as_deref(),
-        duplicates,
-        is_reply: post.reply_to.is_some(),
-        topic_model: model,
-        ..Context::default()
-    };
+    let context =
+        Context { declared_lang: post.lang_hint.as_deref(), duplicates, topic_model: model, ..Context::default() };
     let enrichment = analyze(&post.text, &context);
     NewEnrichment {
         post_id: post.id,
