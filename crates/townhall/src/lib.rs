@@ -162,7 +162,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let result = match import::run(&db, &request).await {
                 Ok(mut summary) => {
-                    let mut worker = understand::Worker::new("import");
+                    let mut worker = understand::Worker::new(&format!("import:{}", std::process::id()));
                     understand::drain(&db, &mut worker).await.map(|analysed| {
                         summary.analysed = analysed;
                         summary
