@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use townhall_core::PlatformEvent;
 
 pub mod account_activity;
+pub mod author;
 pub mod bluesky;
 pub mod detect;
 pub mod email;
@@ -28,6 +29,7 @@ pub mod mastodon;
 mod time;
 pub mod x;
 
+pub use author::author_stats;
 pub use detect::Format;
 pub use time::{parse_rfc3339, parse_twitter_time};
 

@@ -24,8 +24,8 @@ pub use id::{AccountId, AuditEventId, CaseId, ContactId, InstitutionId, JobId, P
 pub use institution::{CountryCode, Institution, InstitutionKind, Level, NewInstitution, Team};
 pub use metrics::MetricSnapshot;
 pub use post::{
-    Engagement, EngagementKind, Ingest, MediaRef, NewPost, PlatformEvent, Post, PostEntities, PostMetrics, PostVersion,
-    StoredPostHead,
+    AuthorStats, Engagement, EngagementKind, Ingest, MediaRef, NewPost, PlatformEvent, Post, PostEntities, PostMetrics,
+    PostVersion, StoredPostHead,
 };
 pub use search::{SearchQuery, SearchQueryError};
 pub use tags::{TagSource, Tags, TopicTag};

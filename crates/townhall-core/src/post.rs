@@ -7,6 +7,21 @@ use serde::{Deserialize, Serialize};
 use crate::account::NewContact;
 use crate::{AccountId, ContactId, Platform, PostId};
 
+/// What a platform said about a post's author's account when it delivered the post:
+/// the signals of an automated or purchased account (its age, its followers, how
+/// much it posts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorStats {
+    /// When the account was created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Its followers.
+    pub followers: Option<u64>,
+    /// The accounts it follows.
+    pub following: Option<u64>,
+    /// Posts it has published.
+    pub posts: Option<u64>,
+}
+
 /// Public engagement counts of a post as the platform last reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostMetrics {

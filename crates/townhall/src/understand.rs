@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde::Serialize;
 use townhall_analysis::spam::{NearDuplicates, fingerprint};
-use townhall_analysis::{Context, Enrichment, TopicModel, analyze, language, lexicon};
+use townhall_analysis::{AccountSignals, Context, Enrichment, TopicModel, analyze, language, lexicon};
 use townhall_core::{AccountId, InstitutionId, Post, PostId, TagSource, Tags, TopicTag};
 use townhall_store::{Db, NewEnrichment};
 
@@ -143,14 +143,32 @@ impl Worker {
 fn enrich(post: &Post, model: Option<&TopicModel>, near: &mut NearDuplicates) -> NewEnrichment {
     let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
     let duplicates = fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author));
-    let context =
-        Context { declared_lang: post.lang_hint.as_deref(), duplicates, topic_model: model, ..Context::default() };
+    let context = Context {
+        declared_lang: post.lang_hint.as_deref(),
+        account: account_signals(post),
+        duplicates,
+        topic_model: model,
+        ..Context::default()
+    };
     let enrichment = analyze(&post.text, &context);
     NewEnrichment {
         post_id: post.id,
         post_version: post.version,
         tags: tags_of(&enrichment),
         detail: serde_json::to_value(&enrichment).unwrap_or_default(),
+    }
+}
+
+/// The author's account signals, from what the platform sent with the post.
+fn account_signals(post: &Post) -> AccountSignals {
+    let Some(stats) = townhall_connectors::author_stats(&post.raw) else { return AccountSignals::default() };
+    let age_days = stats.created_at.map(|created| (post.created_at - created).num_minutes().max(0) as f32 / 1440.0);
+    AccountSignals {
+        age_days,
+        followers: stats.followers,
+        following: stats.following,
+        // Over at least a day, so a new account's first post is not a burst.
+        posts_per_day: stats.posts.map(|n| n as f32 / age_days.unwrap_or(1.0).max(1.0)),
     }
 }
 
@@ -351,6 +369,37 @@ mod tests {
             (empty["lang"].clone(), empty["sentiment"].clone()),
             (serde_json::Value::Null, serde_json::Value::Null)
         );
+    }
+
+    #[test]
+    fn a_days_old_account_that_follows_thousands_is_a_spam_signal() {
+        let raw = br#"{"id":"1","account":{"followers_count":2,"following_count":5000,"statuses_count":900,"created_at":"2026-03-01T00:00:00.000Z"}}"#;
+        let post = townhall_core::Post {
+            id: townhall_core::PostId(1),
+            platform: townhall_core::Platform::Mastodon,
+            external_id: "1".into(),
+            account_id: None,
+            contact_id: None,
+            text: "hola".into(),
+            lang_hint: None,
+            created_at: "2026-03-03T00:00:00Z".parse().unwrap_or_default(),
+            received_at: chrono::DateTime::default(),
+            edited_at: None,
+            reply_to: None,
+            conversation: None,
+            metrics: Default::default(),
+            entities: Default::default(),
+            version: 1,
+            deleted_at: None,
+            hidden: false,
+            raw: raw.to_vec(),
+        };
+        let signals = account_signals(&post);
+        assert_eq!((signals.age_days, signals.posts_per_day), (Some(2.0), Some(450.0)));
+        let tags = enrich(&post, None, &mut NearDuplicates::new(10)).tags;
+        assert!(tags.spam > 0.6, "{tags:?}");
+        let plain = townhall_core::Post { raw: br#"{"id":"1"}"#.to_vec(), ..post };
+        assert_eq!(enrich(&plain, None, &mut NearDuplicates::new(10)).tags.spam, 0.0);
     }
 
     #[test]
