@@ -233,4 +233,57 @@ impl Db {
             .await?
         }))
     }
+
+    /// Adds a term to one of `institution`'s topics (a new topic or one of the default
+    /// taxonomy's), audited. Adding a term twice changes nothing.
+    pub async fn add_topic_term(
+        &self,
+        institution: InstitutionId,
+        topic: &str,
+        term: &str,
+        actor: &Actor,
+    ) -> Result<()> {
+        let (topic, term) = (topic.trim(), term.trim());
+        if topic.is_empty() || topic.len() > 64 || term.is_empty() || term.len() > 128 {
+            return Err(StoreError::Invalid("a topic is 1 to 64 bytes and a term 1 to 128".into()));
+        }
+        let now = Utc::now();
+        let event = NewAuditEvent {
+            institution_id: Some(institution),
+            actor: actor.clone(),
+            action: "topic.term_added".into(),
+            object_kind: "topic".into(),
+            object_id: topic.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "term": term })),
+            origin: None,
+        };
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let added = sqlx::query(
+                "INSERT INTO topic_terms (institution_id, topic, term) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(institution.0)
+            .bind(topic)
+            .bind(term)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if added == 1 {
+                insert_audit!(tx, now, &event).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// `institution`'s own topic terms, as (topic, term), by topic.
+    pub async fn topic_terms(&self, institution: InstitutionId) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as("SELECT topic, term FROM topic_terms WHERE institution_id = $1 ORDER BY topic, term")
+                .bind(institution.0)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
 }

@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 use townhall_core::{Actor, CountryCode, Institution, NewInstitution};
 use townhall_store::{Db, NewAccount, NewUser};
 
-use crate::cli::{AccountCommand, AdminCommand, InstitutionCommand, TeamCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    AccountCommand, AdminCommand, InstitutionCommand, TeamCommand, TokenCommand, TopicCommand, UserCommand,
+};
 
 /// Shortest password accepted.
 const MIN_PASSWORD_CHARS: usize = 12;
@@ -95,6 +97,19 @@ pub async fn run(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
             let id = db.create_api_token(&user, &name, &digest, &actor).await?;
             eprintln!("token {id} for {}; it is shown once, store it now:", user.email);
             println!("{token}");
+        }
+        AdminCommand::Topic { command: TopicCommand::Add { institution: slug, topic, terms } } => {
+            let owner = institution(db, &slug).await?;
+            for term in &terms {
+                db.add_topic_term(owner.id, &topic, term, &actor).await?;
+            }
+            println!("topic {topic:?} of {} has {} more terms", owner.slug, terms.len());
+        }
+        AdminCommand::Topic { command: TopicCommand::List { institution: slug } } => {
+            let owner = institution(db, &slug).await?;
+            for (topic, term) in db.topic_terms(owner.id).await? {
+                println!("{topic}\t{term}");
+            }
         }
         AdminCommand::Token { command: TokenCommand::Revoke { id } } => {
             db.revoke_api_token(id, &actor).await?;

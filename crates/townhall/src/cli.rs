@@ -190,6 +190,36 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// An institution's own topics and terms, added to the default taxonomy.
+    Topic {
+        /// What to do.
+        #[command(subcommand)]
+        command: TopicCommand,
+    },
+}
+
+/// `townhall admin topic ...`
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Add terms to a topic (a new one, or one of the default taxonomy's such as
+    /// `transport`); posts using them are tagged with it from then on.
+    Add {
+        /// Institution slug.
+        #[arg(long)]
+        institution: String,
+        /// Topic key, e.g. `libraries`.
+        #[arg(long)]
+        topic: String,
+        /// A word or phrase, matched whole-word without case or accents; repeat for more.
+        #[arg(long = "term", required = true)]
+        terms: Vec<String>,
+    },
+    /// List an institution's own topic terms.
+    List {
+        /// Institution slug.
+        #[arg(long)]
+        institution: String,
+    },
 }
 
 /// `townhall admin institution ...`

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde::Serialize;
 use townhall_analysis::spam::{NearDuplicates, fingerprint};
-use townhall_analysis::{AccountSignals, Context, Enrichment, TopicModel, analyze, language, lexicon};
+use townhall_analysis::{AccountSignals, Context, Enrichment, Taxonomy, TopicModel, analyze, language, lexicon};
 use townhall_core::{AccountId, InstitutionId, Post, PostId, TagSource, Tags, TopicTag};
 use townhall_store::{Db, NewEnrichment};
 
@@ -24,7 +24,7 @@ const LEASE: Duration = Duration::from_secs(300);
 /// How often an idle worker looks for new posts: a post is tagged within this (plus
 /// the analysis itself) of being stored.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-/// How often an institution's topic model is retrained from its staff labels.
+/// How often an institution's topic terms and model are reloaded and retrained.
 const RETRAIN_EVERY: Duration = Duration::from_secs(60);
 /// Staff labels a topic model learns from, newest first.
 const TRAINING_EXAMPLES: i64 = 5_000;
@@ -40,13 +40,16 @@ const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(30);
 pub struct Worker {
     name: String,
     institutions: HashMap<AccountId, Option<InstitutionId>>,
-    models: HashMap<InstitutionId, (Instant, Arc<TopicModel>)>,
+    institutions_topics: HashMap<InstitutionId, (Instant, Arc<Topics>)>,
     near: Option<NearDuplicates>,
 }
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("name", &self.name).field("models", &self.models.len()).finish_non_exhaustive()
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("institutions", &self.institutions_topics.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +59,7 @@ impl Worker {
         Worker {
             name: name.to_string(),
             institutions: HashMap::new(),
-            models: HashMap::new(),
+            institutions_topics: HashMap::new(),
             near: Some(NearDuplicates::new(NEAR_DUPLICATE_WINDOW)),
         }
     }
@@ -79,22 +82,22 @@ impl Worker {
                 return Err(error.into());
             }
         };
-        let mut work: Vec<(Post, Option<Arc<TopicModel>>)> = Vec::with_capacity(posts.len());
+        let mut work: Vec<(Post, Option<Arc<Topics>>)> = Vec::with_capacity(posts.len());
         // A post gone needs nothing; an edited one is analysed as it is now (its
         // newer job then finds the analysis current and writes it again).
         for post in posts.into_iter().filter(|p| p.deleted_at.is_none()) {
-            let model = match self.institution(db, post.account_id).await? {
-                Some(institution) => Some(self.model(db, institution).await?),
+            let topics = match self.institution(db, post.account_id).await? {
+                Some(institution) => Some(self.topics(db, institution).await?),
                 None => None,
             };
-            work.push((post, model));
+            work.push((post, topics));
         }
         let done: Vec<_> = jobs.iter().map(|j| j.id).collect();
         let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
         // Analysis is CPU work: off the async threads that serve requests.
         let (near, batch) = tokio::task::spawn_blocking(move || {
             let batch: Vec<NewEnrichment> =
-                work.iter().map(|(post, model)| enrich(post, model.as_deref(), &mut near)).collect();
+                work.iter().map(|(post, topics)| enrich(post, topics.as_deref(), &mut near)).collect();
             (near, batch)
         })
         .await
@@ -120,34 +123,59 @@ impl Worker {
         Ok(self.institutions.get(&account).copied().flatten())
     }
 
-    /// The institution's topic model, retrained from its staff labels when older
-    /// than [`RETRAIN_EVERY`].
-    async fn model(&mut self, db: &Db, institution: InstitutionId) -> anyhow::Result<Arc<TopicModel>> {
-        if let Some((at, model)) = self.models.get(&institution)
+    /// The institution's taxonomy (the default one plus its own terms) and topic
+    /// model (trained on its staff labels), rebuilt when older than [`RETRAIN_EVERY`].
+    async fn topics(&mut self, db: &Db, institution: InstitutionId) -> anyhow::Result<Arc<Topics>> {
+        if let Some((at, topics)) = self.institutions_topics.get(&institution)
             && at.elapsed() < RETRAIN_EVERY
         {
-            return Ok(Arc::clone(model));
+            return Ok(Arc::clone(topics));
         }
         let examples = db.topic_examples(institution, TRAINING_EXAMPLES).await?;
-        let model = tokio::task::spawn_blocking(move || {
-            Arc::new(TopicModel::train(examples.iter().map(|(text, topic)| (text.as_str(), topic.as_str()))))
-        })
-        .await
-        .context("training thread")?;
-        self.models.insert(institution, (Instant::now(), Arc::clone(&model)));
-        Ok(model)
+        let terms = db.topic_terms(institution).await?;
+        let topics = tokio::task::spawn_blocking(move || Arc::new(Topics::build(&terms, &examples)))
+            .await
+            .context("training thread")?;
+        self.institutions_topics.insert(institution, (Instant::now(), Arc::clone(&topics)));
+        Ok(topics)
+    }
+}
+
+/// What an institution adds to topic detection.
+#[derive(Debug)]
+pub struct Topics {
+    /// The default taxonomy with the institution's terms; `None` when it has none.
+    taxonomy: Option<Taxonomy>,
+    /// Its model learned from staff labels.
+    model: TopicModel,
+}
+
+impl Topics {
+    fn build(terms: &[(String, String)], examples: &[(String, String)]) -> Topics {
+        let mut extra: Vec<(String, Vec<String>)> = Vec::new();
+        for (topic, term) in terms {
+            match extra.iter_mut().find(|(t, _)| t == topic) {
+                Some((_, list)) => list.push(term.clone()),
+                None => extra.push((topic.clone(), vec![term.clone()])),
+            }
+        }
+        Topics {
+            taxonomy: (!extra.is_empty()).then(|| Taxonomy::with_extra(&extra)),
+            model: TopicModel::train(examples.iter().map(|(text, topic)| (text.as_str(), topic.as_str()))),
+        }
     }
 }
 
 /// One post's analysis, ready to store.
-fn enrich(post: &Post, model: Option<&TopicModel>, near: &mut NearDuplicates) -> NewEnrichment {
+fn enrich(post: &Post, topics: Option<&Topics>, near: &mut NearDuplicates) -> NewEnrichment {
     let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
     let duplicates = fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author));
     let context = Context {
         declared_lang: post.lang_hint.as_deref(),
         account: account_signals(post),
         duplicates,
-        topic_model: model,
+        taxonomy: topics.and_then(|t| t.taxonomy.as_ref()),
+        topic_model: topics.map(|t| &t.model),
         ..Context::default()
     };
     let enrichment = analyze(&post.text, &context);

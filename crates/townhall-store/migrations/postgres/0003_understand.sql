@@ -42,3 +42,12 @@ CREATE TABLE topic_labels (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX topic_labels_institution ON topic_labels (institution_id, id);
+
+-- An institution's own topics and terms, added to the default taxonomy of public
+-- services ("biblioteca" for a topic "libraries", a local service's name).
+CREATE TABLE topic_terms (
+    institution_id BIGINT NOT NULL REFERENCES institutions (id),
+    topic TEXT NOT NULL,
+    term TEXT NOT NULL,
+    PRIMARY KEY (institution_id, topic, term)
+);

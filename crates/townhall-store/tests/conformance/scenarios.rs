@@ -766,6 +766,17 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     assert!(matches!(db.label_topic(valpo.id, two, "roads", None, &Actor::cli()).await, Err(StoreError::NotFound(_))));
     assert_eq!(db.topic_examples(other.id, 10).await.unwrap(), Vec::<(String, String)>::new());
 
+    // An institution's own terms: its own, audited once, refused when empty.
+    db.add_topic_term(valpo.id, "libraries", "biblioteca", &Actor::cli()).await.unwrap();
+    db.add_topic_term(valpo.id, "libraries", "biblioteca", &Actor::cli()).await.unwrap();
+    db.add_topic_term(valpo.id, "transport", "red movilidad", &Actor::cli()).await.unwrap();
+    assert!(db.add_topic_term(valpo.id, "transport", " ", &Actor::cli()).await.is_err());
+    let terms = db.topic_terms(valpo.id).await.unwrap();
+    assert_eq!(terms, [("libraries".into(), "biblioteca".into()), ("transport".into(), "red movilidad".into())]);
+    assert_eq!(db.topic_terms(other.id).await.unwrap(), Vec::<(String, String)>::new());
+    let added = audit_actions(&db).await.iter().filter(|a| *a == "topic.term_added").count();
+    assert_eq!(added, 2);
+
     // Re-analysis: the never-analysed post and, after an analyzer upgrade, all of them;
     // a job already queued is not queued twice.
     let lease = Duration::from_secs(60);

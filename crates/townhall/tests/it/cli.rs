@@ -168,6 +168,20 @@ fn admin_commands_are_audited_and_exported() {
     assert_eq!(bad.status.code(), Some(2), "clap rejects an unknown kind");
     assert!(stderr(&bad).contains("expected one of: government public_company"));
 
+    admin(&[
+        "topic",
+        "add",
+        "--institution",
+        "valpo",
+        "--topic",
+        "libraries",
+        "--term",
+        "biblioteca",
+        "--term",
+        "BiblioRedes",
+    ]);
+    assert_eq!(admin(&["topic", "list", "--institution", "valpo"]), "libraries\tBiblioRedes\nlibraries\tbiblioteca\n");
+
     let export = run(dir.path(), &["--database-url", &db, "export", "--what", "audit", "--format", "ndjson"]);
     assert!(export.status.success());
     let lines: Vec<serde_json::Value> =
@@ -175,7 +189,16 @@ fn admin_commands_are_audited_and_exported() {
     let actions: Vec<&str> = lines.iter().map(|l| l["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["institution.create", "institution.create", "team.create", "account.create", "user.create", "token.create"]
+        [
+            "institution.create",
+            "institution.create",
+            "team.create",
+            "account.create",
+            "user.create",
+            "token.create",
+            "topic.term_added",
+            "topic.term_added"
+        ]
     );
     assert!(lines.iter().all(|l| l["actor"] == "system:cli"));
     assert!(

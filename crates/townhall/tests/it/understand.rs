@@ -1,5 +1,6 @@
 //! The analysis worker of `serve`: a stored post is tagged within seconds, stale
-//! analyses are redone, and staff labels teach an institution's topic model.
+//! analyses are redone, and an institution's own topic terms and staff labels apply
+//! to its posts only.
 
 use std::time::{Duration, Instant};
 
@@ -87,7 +88,7 @@ async fn a_stored_post_is_tagged_within_seconds_and_a_stale_analysis_is_redone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_labels_teach_the_institution_its_own_topics() {
+async fn an_institution_s_terms_and_staff_labels_teach_it_its_own_topics() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir).await;
     let muni = db
@@ -132,8 +133,13 @@ async fn staff_labels_teach_the_institution_its_own_topics() {
     for (outcome, (_, _, topic)) in outcomes.iter().zip(labelled) {
         db.label_topic(muni.id, outcome.post_id(), topic, None, &Actor::cli()).await.unwrap();
     }
+    db.add_topic_term(muni.id, "libraries", "biblioteca Santiago Severín", &Actor::cli()).await.unwrap();
     let (stop, shutdown) = Shutdown::new();
     let worker = tokio::spawn(understand::run(db.clone(), shutdown));
+    let termed =
+        db.ingest_posts(&[ours("t1", "La Biblioteca Santiago Severín cierra temprano")]).await.unwrap()[0].post_id();
+    let topics: Vec<String> = analysed(&db, termed).await.topics.into_iter().map(|t| t.topic).collect();
+    assert!(topics.contains(&"libraries".to_string()), "the institution's own term: {topics:?}");
     let new =
         db.ingest_posts(&[ours("n1", "¿A qué hora abre el mercado persa el domingo?")]).await.unwrap()[0].post_id();
     let topics: Vec<String> = analysed(&db, new).await.topics.into_iter().map(|t| t.topic).collect();
