@@ -7,7 +7,8 @@
 //! with character-trigram log-probabilities held in one hash table; when its margin
 //! is wide it answers. Otherwise — short texts, close relatives such as Spanish and
 //! Catalan — the **precise pass** runs lingua's high-accuracy detector (n-grams of one
-//! to five characters and its rules), restricted to the same languages.
+//! to five characters and its rules) on the few languages the fast pass could not
+//! tell apart.
 //!
 //! Both passes read the n-gram models of the `lingua-*-language-model` crates
 //! (Apache-2.0, built from the Leipzig Corpora), compiled in: lingua embeds them, and
@@ -18,8 +19,9 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::lexicon::FastHasher;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+
+use crate::lexicon::FastHasher;
 
 /// The languages Townhall identifies: the thirty most used on social media and every
 /// official language of the seeds' countries (Spanish, English, French, Dutch,
