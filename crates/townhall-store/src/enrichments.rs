@@ -24,64 +24,110 @@ pub struct NewEnrichment {
 type EnrichmentRow = (i32, Option<String>, Option<f64>, String, f64, f64, f64, bool, String);
 
 impl Db {
-    /// Stores analyses in one transaction. An analysis of a version the post has
-    /// since left behind (it was edited meanwhile) is dropped: a newer job will
-    /// analyse the new text. Topics a staff member set are kept. Returns how many
-    /// were stored.
+    /// Stores analyses in one transaction of three statements, whatever the batch
+    /// size (the batch travels as one JSON parameter). An analysis of a version the
+    /// post has since left behind (it was edited meanwhile) is dropped: a newer job
+    /// will analyse the new text. Topics a staff member set are kept. Returns how
+    /// many were stored.
     pub async fn save_enrichments(&self, batch: &[NewEnrichment], now: DateTime<Utc>) -> Result<u64> {
-        let stored = on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let mut stored = 0;
-            for e in batch {
-                let tags = &e.tags;
-                let saved = sqlx::query(
+        // One row per post (a post can have two jobs in one batch): the last wins.
+        let mut latest: Vec<&NewEnrichment> = Vec::with_capacity(batch.len());
+        for e in batch {
+            match latest.iter_mut().find(|l| l.post_id == e.post_id) {
+                Some(slot) => *slot = e,
+                None => latest.push(e),
+            }
+        }
+        let rows: Vec<serde_json::Value> = latest
+            .iter()
+            .map(|e| {
+                let t = &e.tags;
+                serde_json::json!({
+                    "id": e.post_id.0, "v": e.post_version, "a": t.analyzer_version, "l": t.lang,
+                    "s": t.sentiment, "i": t.intent, "u": t.urgency, "sp": t.spam, "ab": t.abuse,
+                    "pii": t.pii, "d": e.detail.to_string(),
+                })
+            })
+            .collect();
+        let rows = serde_json::Value::from(rows).to_string();
+        let stored: Vec<i64> = match self {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin_write().await?;
+                let stored: Vec<i64> = sqlx::query_scalar(
                     "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
                      urgency, spam, abuse, pii, detail, analyzed_at) \
-                     SELECT id, version, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM posts WHERE id = $1 AND version = $2 \
+                     SELECT p.id, p.version, json_extract(j.value, '$.a'), json_extract(j.value, '$.l'), \
+                     json_extract(j.value, '$.s'), json_extract(j.value, '$.i'), json_extract(j.value, '$.u'), \
+                     json_extract(j.value, '$.sp'), json_extract(j.value, '$.ab'), json_extract(j.value, '$.pii'), \
+                     json_extract(j.value, '$.d'), $2 \
+                     FROM json_each($1) j JOIN posts p ON p.id = json_extract(j.value, '$.id') \
+                     AND p.version = json_extract(j.value, '$.v') WHERE true \
                      ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
                      analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
                      intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
-                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at",
+                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at RETURNING post_id",
                 )
-                .bind(e.post_id.0)
-                .bind(e.post_version)
-                .bind(tags.analyzer_version)
-                .bind(tags.lang.clone())
-                .bind(tags.sentiment)
-                .bind(tags.intent.clone())
-                .bind(tags.urgency)
-                .bind(tags.spam)
-                .bind(tags.abuse)
-                .bind(tags.pii)
-                .bind(e.detail.to_string())
+                .bind(&rows)
                 .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let topics = topic_rows(&latest, &stored);
+                sqlx::query(
+                    "DELETE FROM post_topics WHERE source = 'analysis' AND post_id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(serde_json::Value::from(stored.clone()).to_string())
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if saved == 0 {
-                    continue;
-                }
-                stored += 1;
-                sqlx::query("DELETE FROM post_topics WHERE post_id = $1 AND source = 'analysis'")
-                    .bind(e.post_id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                for topic in tags.topics.iter().filter(|t| t.source == TagSource::Analysis) {
-                    sqlx::query(
-                        "INSERT INTO post_topics (post_id, topic, confidence, source) VALUES ($1, $2, $3, 'analysis') \
-                         ON CONFLICT (post_id, topic) DO NOTHING",
-                    )
-                    .bind(e.post_id.0)
-                    .bind(&topic.topic)
-                    .bind(topic.confidence)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                .await?;
+                sqlx::query(
+                    "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                     SELECT json_extract(j.value, '$.p'), json_extract(j.value, '$.t'), json_extract(j.value, '$.c'), \
+                     'analysis' FROM json_each($1) j WHERE true ON CONFLICT (post_id, topic) DO NOTHING",
+                )
+                .bind(topics)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                stored
             }
-            tx.commit().await?;
-            stored
-        });
-        Ok(stored)
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin_write().await?;
+                let stored: Vec<i64> = sqlx::query_scalar(
+                    "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
+                     urgency, spam, abuse, pii, detail, analyzed_at) \
+                     SELECT p.id, p.version, (j->>'a')::int, j->>'l', (j->>'s')::real, j->>'i', (j->>'u')::real, \
+                     (j->>'sp')::real, (j->>'ab')::real, (j->>'pii')::boolean, j->>'d', $2 \
+                     FROM jsonb_array_elements($1::jsonb) j JOIN posts p ON p.id = (j->>'id')::bigint \
+                     AND p.version = (j->>'v')::int \
+                     ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
+                     analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
+                     intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
+                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at RETURNING post_id",
+                )
+                .bind(&rows)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let topics = topic_rows(&latest, &stored);
+                sqlx::query(
+                    "DELETE FROM post_topics WHERE source = 'analysis' \
+                     AND post_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+                )
+                .bind(serde_json::Value::from(stored.clone()).to_string())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                     SELECT (j->>'p')::bigint, j->>'t', (j->>'c')::real, 'analysis' \
+                     FROM jsonb_array_elements($1::jsonb) j ON CONFLICT (post_id, topic) DO NOTHING",
+                )
+                .bind(topics)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                stored
+            }
+        };
+        Ok(stored.len() as u64)
     }
 
     /// A post's stored analysis: its tags (topics from analysis and staff) and the
@@ -286,4 +332,20 @@ impl Db {
                 .await?
         }))
     }
+}
+
+/// The analysis topics of the stored posts, as the JSON array the topic insert reads.
+fn topic_rows(batch: &[&NewEnrichment], stored: &[i64]) -> String {
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .filter(|e| stored.contains(&e.post_id.0))
+        .flat_map(|e| {
+            e.tags
+                .topics
+                .iter()
+                .filter(|t| t.source == TagSource::Analysis)
+                .map(|t| serde_json::json!({ "p": e.post_id.0, "t": t.topic, "c": t.confidence }))
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
 }

@@ -748,6 +748,14 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let filter = PostFilter { intent: Some("question".into()), ..PostFilter::default() };
     assert_eq!(ids(db.search_posts(&query, &filter, 50).await.unwrap()), ["2"]);
 
+    // A post twice in one batch (an ingest job and a re-analysis job): the last wins.
+    let twice = [
+        enrichment(two, 1, tags("other", "en", &[])),
+        enrichment(two, 1, tags("question", "en", &[("transport", 0.75), ("roads", 0.6)])),
+    ];
+    assert_eq!(db.save_enrichments(&twice, t(2)).await.unwrap(), 1);
+    assert_eq!(db.enrichment(two).await.unwrap().unwrap().0.intent, "question");
+
     // A staff label outlives re-analysis and teaches the institution's model.
     db.label_topic(valpo.id, one, "parks", None, &Actor::cli()).await.unwrap();
     db.save_enrichments(&[enrichment(one, 1, tags("complaint", "es", &[("waste", 0.9)]))], t(3)).await.unwrap();
