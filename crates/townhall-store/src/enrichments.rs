@@ -1,6 +1,8 @@
 //! Each post's analysis (its tags and the full enrichment), the topics staff give
 //! posts by hand, and the re-analysis of posts whose analysis is stale.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use townhall_core::{Actor, InstitutionId, NewAuditEvent, PostId, TagSource, Tags, TopicTag, UserId};
 
@@ -31,11 +33,15 @@ impl Db {
     /// many were stored.
     pub async fn save_enrichments(&self, batch: &[NewEnrichment], now: DateTime<Utc>) -> Result<u64> {
         // One row per post (a post can have two jobs in one batch): the last wins.
+        let mut at: HashMap<PostId, usize> = HashMap::with_capacity(batch.len());
         let mut latest: Vec<&NewEnrichment> = Vec::with_capacity(batch.len());
         for e in batch {
-            match latest.iter_mut().find(|l| l.post_id == e.post_id) {
-                Some(slot) => *slot = e,
-                None => latest.push(e),
+            match at.get(&e.post_id) {
+                Some(&i) => latest[i] = e,
+                None => {
+                    at.insert(e.post_id, latest.len());
+                    latest.push(e);
+                }
             }
         }
         let rows: Vec<serde_json::Value> = latest
@@ -336,6 +342,7 @@ impl Db {
 
 /// The analysis topics of the stored posts, as the JSON array the topic insert reads.
 fn topic_rows(batch: &[&NewEnrichment], stored: &[i64]) -> String {
+    let stored: HashSet<i64> = stored.iter().copied().collect();
     let rows: Vec<serde_json::Value> = batch
         .iter()
         .filter(|e| stored.contains(&e.post_id.0))
