@@ -23,6 +23,16 @@ pub struct NewEnrichment {
     pub detail: serde_json::Value,
 }
 
+/// The update half of the enrichment upsert, the same on both backends.
+macro_rules! upsert_enrichment {
+    () => {
+        " ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
+         analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
+         intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
+         pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at RETURNING post_id"
+    };
+}
+
 type EnrichmentRow = (i32, Option<String>, Option<f64>, String, f64, f64, f64, bool, String);
 
 impl Db {
@@ -56,10 +66,10 @@ impl Db {
             })
             .collect();
         let rows = serde_json::Value::from(rows).to_string();
-        let stored: Vec<i64> = match self {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_write().await?;
-                let stored: Vec<i64> = sqlx::query_scalar(
+        // The backends differ only in how they read JSON.
+        let (upsert, clear, insert_topics) = match self {
+            Db::Sqlite(_) => (
+                concat!(
                     "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
                      urgency, spam, abuse, pii, detail, analyzed_at) \
                      SELECT p.id, p.version, json_extract(j.value, '$.a'), json_extract(j.value, '$.l'), \
@@ -67,72 +77,40 @@ impl Db {
                      json_extract(j.value, '$.sp'), json_extract(j.value, '$.ab'), json_extract(j.value, '$.pii'), \
                      json_extract(j.value, '$.d'), $2 \
                      FROM json_each($1) j JOIN posts p ON p.id = json_extract(j.value, '$.id') \
-                     AND p.version = json_extract(j.value, '$.v') WHERE true \
-                     ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
-                     analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
-                     intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
-                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at RETURNING post_id",
-                )
-                .bind(&rows)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                let topics = topic_rows(&latest, &stored);
-                sqlx::query(
-                    "DELETE FROM post_topics WHERE source = 'analysis' AND post_id IN (SELECT value FROM json_each($1))",
-                )
-                .bind(serde_json::Value::from(stored.clone()).to_string())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO post_topics (post_id, topic, confidence, source) \
-                     SELECT json_extract(j.value, '$.p'), json_extract(j.value, '$.t'), json_extract(j.value, '$.c'), \
-                     'analysis' FROM json_each($1) j WHERE true ON CONFLICT (post_id, topic) DO NOTHING",
-                )
-                .bind(topics)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                stored
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin_write().await?;
-                let stored: Vec<i64> = sqlx::query_scalar(
+                     AND p.version = json_extract(j.value, '$.v') WHERE true",
+                    upsert_enrichment!()
+                ),
+                "DELETE FROM post_topics WHERE source = 'analysis' AND post_id IN (SELECT value FROM json_each($1))",
+                "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                 SELECT json_extract(j.value, '$.p'), json_extract(j.value, '$.t'), json_extract(j.value, '$.c'), \
+                 'analysis' FROM json_each($1) j WHERE true ON CONFLICT (post_id, topic) DO NOTHING",
+            ),
+            Db::Postgres(_) => (
+                concat!(
                     "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
                      urgency, spam, abuse, pii, detail, analyzed_at) \
                      SELECT p.id, p.version, (j->>'a')::int, j->>'l', (j->>'s')::real, j->>'i', (j->>'u')::real, \
                      (j->>'sp')::real, (j->>'ab')::real, (j->>'pii')::boolean, j->>'d', $2 \
                      FROM jsonb_array_elements($1::jsonb) j JOIN posts p ON p.id = (j->>'id')::bigint \
-                     AND p.version = (j->>'v')::int \
-                     ON CONFLICT (post_id) DO UPDATE SET post_version = excluded.post_version, \
-                     analyzer_version = excluded.analyzer_version, lang = excluded.lang, sentiment = excluded.sentiment, \
-                     intent = excluded.intent, urgency = excluded.urgency, spam = excluded.spam, abuse = excluded.abuse, \
-                     pii = excluded.pii, detail = excluded.detail, analyzed_at = excluded.analyzed_at RETURNING post_id",
-                )
-                .bind(&rows)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                let topics = topic_rows(&latest, &stored);
-                sqlx::query(
-                    "DELETE FROM post_topics WHERE source = 'analysis' \
-                     AND post_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
-                )
-                .bind(serde_json::Value::from(stored.clone()).to_string())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO post_topics (post_id, topic, confidence, source) \
-                     SELECT (j->>'p')::bigint, j->>'t', (j->>'c')::real, 'analysis' \
-                     FROM jsonb_array_elements($1::jsonb) j ON CONFLICT (post_id, topic) DO NOTHING",
-                )
-                .bind(topics)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                stored
-            }
+                     AND p.version = (j->>'v')::int",
+                    upsert_enrichment!()
+                ),
+                "DELETE FROM post_topics WHERE source = 'analysis' \
+                 AND post_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+                "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                 SELECT (j->>'p')::bigint, j->>'t', (j->>'c')::real, 'analysis' \
+                 FROM jsonb_array_elements($1::jsonb) j ON CONFLICT (post_id, topic) DO NOTHING",
+            ),
         };
+        let stored: Vec<i64> = on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let stored: Vec<i64> = sqlx::query_scalar(upsert).bind(&rows).bind(now).fetch_all(&mut *tx).await?;
+            let stored_ids = serde_json::Value::from(stored.clone()).to_string();
+            sqlx::query(clear).bind(stored_ids).execute(&mut *tx).await?;
+            sqlx::query(insert_topics).bind(topic_rows(&latest, &stored)).execute(&mut *tx).await?;
+            tx.commit().await?;
+            stored
+        });
         Ok(stored.len() as u64)
     }
 
