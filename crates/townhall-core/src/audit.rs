@@ -16,6 +16,14 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The user acting, when a person acts.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Actor::User(id) => Some(*id),
+            Actor::System(_) => None,
+        }
+    }
+
     /// The operator at the command line.
     pub fn cli() -> Actor {
         Actor::System("cli".into())

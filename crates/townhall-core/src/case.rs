@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CaseId, ContactId, InstitutionId, TeamId, UserId, named_enum};
+use crate::{CaseId, ContactId, InstitutionId, Platform, TeamId, UserId, named_enum};
 
 named_enum! {
     /// Where a case stands: `new → open → pending → resolved → closed`.
@@ -65,6 +65,10 @@ pub struct Case {
     pub contact_id: Option<ContactId>,
     /// A one-line summary for lists; untrusted text.
     pub subject: String,
+    /// The channel of the post that opened it, where replies go.
+    pub platform: Option<Platform>,
+    /// Labels routing rules or staff put on it.
+    pub tags: Vec<String>,
     /// Where it stands.
     pub status: CaseStatus,
     /// How urgent it is.
@@ -75,6 +79,10 @@ pub struct Case {
     pub assignee: Option<UserId>,
     /// When it was created.
     pub opened_at: DateTime<Utc>,
+    /// When the first reply is due under the owner's deadline policy.
+    pub first_response_due: Option<DateTime<Utc>>,
+    /// When the resolution is due.
+    pub resolution_due: Option<DateTime<Utc>>,
     /// When the first reply went out; set once, never changed.
     pub first_response_at: Option<DateTime<Utc>>,
     /// When it was last resolved.
@@ -87,6 +95,95 @@ pub struct Case {
     pub close_reason: Option<CloseReason>,
     /// Bumped by every accepted action; the store refuses stale writes with it.
     pub version: i32,
+}
+
+/// An internal note on a case, for colleagues only: never sent to the citizen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Database id.
+    pub id: i64,
+    /// The case.
+    pub case_id: CaseId,
+    /// The institution whose staff wrote it; only they read it.
+    pub institution_id: InstitutionId,
+    /// Who wrote it.
+    pub user_id: UserId,
+    /// The text; untrusted.
+    pub body: String,
+    /// Colleagues it mentions with `@name`.
+    pub mentions: Vec<UserId>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One hand-over of a case to the institution responsible for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// The institution that referred it.
+    pub from: InstitutionId,
+    /// The institution that received it.
+    pub to: InstitutionId,
+    /// Why.
+    pub reason: String,
+    /// Who referred it.
+    pub user_id: Option<UserId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A citizen's satisfaction with how their case was handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// The case.
+    pub case_id: CaseId,
+    /// From 1 (very unhappy) to 5 (very happy).
+    pub score: i32,
+    /// The citizen's post that gave it, when it came as a reply.
+    pub post_id: Option<crate::PostId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The score in a citizen's answer to the satisfaction question: a lone digit from 1
+/// to 5 ("4", "4/5", "un 5!"), or a row of stars. `None` when the text holds no single
+/// clear score, so a chatty answer is never misread as a rating.
+pub fn parse_rating(text: &str) -> Option<i32> {
+    let stars = text.chars().filter(|&c| c == '⭐' || c == '★').count();
+    if (1..=5).contains(&stars) {
+        return i32::try_from(stars).ok();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = None;
+    for (i, c) in chars.iter().enumerate() {
+        let Some(digit) = c.to_digit(10) else { continue };
+        let lone = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_none_or(|n| !n.is_alphanumeric());
+        if !lone(i.checked_sub(1)) || !lone(Some(i + 1)) {
+            continue;
+        }
+        // "4/5" names its scale: the digit after the slash is not a second score.
+        if i >= 2 && chars[i - 1] == '/' && found.is_some() {
+            continue;
+        }
+        if !(1..=5).contains(&digit) || found.is_some() {
+            return None;
+        }
+        found = Some(i32::try_from(digit).ok()?);
+    }
+    found
+}
+
+/// The `@name` mentions in a note, lower-cased, without the `@`: a name is what comes
+/// before the `@` of a colleague's login e-mail.
+pub fn mentioned_names(body: &str) -> Vec<String> {
+    let mut names: Vec<String> = body
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')'))
+        .filter_map(|word| word.strip_prefix('@'))
+        .map(|name| name.trim_end_matches(['.', '!', '?']).to_lowercase())
+        .filter(|name| !name.is_empty() && name.len() <= 64 && !name.contains('@'))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Something a person or a rule does to a case.
@@ -123,6 +220,18 @@ pub enum CaseAction {
     },
     /// Take up a resolved or closed case again.
     Reopen,
+    /// Hand the case to the institution that is responsible. It arrives there as new,
+    /// unassigned, under that institution's deadlines, which the caller computes.
+    Refer {
+        /// The receiving institution.
+        to: InstitutionId,
+        /// Why it is responsible; shown to both institutions and the citizen.
+        reason: String,
+        /// The receiving institution's first-response deadline.
+        first_response_due: Option<DateTime<Utc>>,
+        /// The receiving institution's resolution deadline.
+        resolution_due: Option<DateTime<Utc>>,
+    },
 }
 
 impl CaseAction {
@@ -137,6 +246,7 @@ impl CaseAction {
             CaseAction::Resolve { .. } => "resolve",
             CaseAction::Close { .. } => "close",
             CaseAction::Reopen => "reopen",
+            CaseAction::Refer { .. } => "refer",
         }
     }
 }
@@ -191,6 +301,15 @@ pub enum CaseEvent {
     },
     /// A resolved or closed case was taken up again.
     Reopened,
+    /// The case moved to another institution.
+    Referred {
+        /// The institution that referred it.
+        from: InstitutionId,
+        /// The institution that owns it now.
+        to: InstitutionId,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why an action was refused. Each has a stable code for the API.
@@ -216,6 +335,12 @@ pub enum Rejected {
     /// The action would change nothing.
     #[error("nothing to change")]
     NoChange,
+    /// A referral must say why the other institution is responsible.
+    #[error("a referral needs a reason")]
+    ReferralReasonRequired,
+    /// A case cannot be referred to the institution that owns it.
+    #[error("the case already belongs to that institution")]
+    ReferToSelf,
 }
 
 impl Rejected {
@@ -227,6 +352,8 @@ impl Rejected {
             Rejected::OutcomeRequired => "case.outcome_required",
             Rejected::NotAnswered => "case.not_answered",
             Rejected::NoChange => "case.no_change",
+            Rejected::ReferralReasonRequired => "case.referral_reason_required",
+            Rejected::ReferToSelf => "case.refer_to_self",
         }
     }
 }
@@ -350,6 +477,35 @@ pub fn transition(case: &Case, action: &CaseAction, now: DateTime<Utc>) -> Resul
             events.push(CaseEvent::Reopened);
             move_to(&mut next, &mut events, Open);
         }
+        CaseAction::Refer { to, reason, first_response_due, resolution_due } => {
+            if matches!(case.status, Resolved | Closed) {
+                return Err(not_allowed());
+            }
+            if *to == case.institution_id {
+                return Err(Rejected::ReferToSelf);
+            }
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(Rejected::ReferralReasonRequired);
+            }
+            events.push(CaseEvent::Referred { from: case.institution_id, to: *to, reason: reason.to_owned() });
+            if case.team_id.is_some() || case.assignee.is_some() {
+                events.push(CaseEvent::Assigned {
+                    team_from: case.team_id,
+                    team_to: None,
+                    assignee_from: case.assignee,
+                    assignee_to: None,
+                });
+            }
+            next.institution_id = *to;
+            next.team_id = None;
+            next.assignee = None;
+            next.tags.clear();
+            next.first_response_due =
+                if case.first_response_at.is_some() { case.first_response_due } else { *first_response_due };
+            next.resolution_due = *resolution_due;
+            move_to(&mut next, &mut events, New);
+        }
     }
     next.version = case.version + 1;
     Ok((next, events))
@@ -368,11 +524,15 @@ mod tests {
             institution_id: InstitutionId(1),
             contact_id: None,
             subject: "¿Cuándo pasa el bus 612?".into(),
+            platform: Some(Platform::Mastodon),
+            tags: Vec::new(),
             status: CaseStatus::New,
             priority: Priority::Normal,
             team_id: None,
             assignee: None,
             opened_at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            first_response_due: None,
+            resolution_due: None,
             first_response_at: None,
             resolved_at: None,
             outcome: None,
@@ -437,6 +597,48 @@ mod tests {
         assert!(events.contains(&CaseEvent::Reopened));
     }
 
+    #[test]
+    fn a_referral_hands_the_case_over_fresh_and_keeps_the_first_response() {
+        let (case, _) =
+            transition(&new_case(), &CaseAction::Assign { team: Some(TeamId(2)), assignee: Some(UserId(3)) }, at(1))
+                .unwrap();
+        let refer = |reason: &str| CaseAction::Refer {
+            to: InstitutionId(7),
+            reason: reason.into(),
+            first_response_due: Some(at(120)),
+            resolution_due: Some(at(600)),
+        };
+        assert_eq!(transition(&case, &refer("  "), at(2)), Err(Rejected::ReferralReasonRequired));
+        let (referred, events) = transition(&case, &refer("The region runs the buses"), at(2)).unwrap();
+        assert_eq!((referred.institution_id, referred.status), (InstitutionId(7), CaseStatus::New));
+        assert_eq!((referred.team_id, referred.assignee), (None, None));
+        assert_eq!(referred.first_response_due, Some(at(120)));
+        assert!(matches!(&events[0], CaseEvent::Referred { from: InstitutionId(1), to: InstitutionId(7), .. }));
+        assert_eq!(transition(&referred, &refer("again"), at(3)), Err(Rejected::ReferToSelf));
+        // An answer given before the referral still counts as the first response.
+        let (answered, _) = transition(&case, &CaseAction::Respond, at(2)).unwrap();
+        let (referred, _) = transition(&answered, &refer("The region runs the buses"), at(3)).unwrap();
+        assert_eq!((referred.first_response_at, referred.first_response_due), (Some(at(2)), None));
+    }
+
+    #[test]
+    fn a_rating_is_read_only_from_a_clear_answer() {
+        for (text, score) in
+            [("5", Some(5)), ("un 4!", Some(4)), ("4/5", Some(4)), ("⭐⭐⭐", Some(3)), ("2 ★★", Some(2))]
+        {
+            assert_eq!(parse_rating(text), score, "{text}");
+        }
+        for text in ["", "gracias", "10", "entre 3 y 4", "line 612", "0", "6"] {
+            assert_eq!(parse_rating(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn mentions_are_the_names_before_the_at() {
+        assert_eq!(mentioned_names("@Ana, can you call @luis.perez? cc @ana"), vec!["ana", "luis.perez"]);
+        assert!(mentioned_names("mail ana@muni.cl").is_empty());
+    }
+
     fn action() -> impl Strategy<Value = CaseAction> {
         let id = proptest::option::of(1i64..4);
         prop_oneof![
@@ -449,6 +651,14 @@ mod tests {
             proptest::option::of(proptest::sample::select(CloseReason::ALL))
                 .prop_map(|reason| CaseAction::Close { reason }),
             Just(CaseAction::Reopen),
+            (1i64..4, prop_oneof![Just(""), Just("water is the region's")]).prop_map(|(to, reason)| {
+                CaseAction::Refer {
+                    to: InstitutionId(to),
+                    reason: reason.into(),
+                    first_response_due: Some(at(60)),
+                    resolution_due: None,
+                }
+            }),
         ]
     }
 
@@ -468,6 +678,8 @@ mod tests {
                 | (Resolved, Open)
                 | (Resolved, Closed)
                 | (Closed, Open)
+                | (Open, New)
+                | (Pending, New)
         )
     }
 
@@ -496,6 +708,11 @@ mod tests {
                         if before.first_response_at.is_some() {
                             prop_assert_eq!(next.first_response_at, before.first_response_at);
                         }
+                        // Only a referral changes the owner, and it always does.
+                        prop_assert_eq!(
+                            next.institution_id != before.institution_id,
+                            matches!(action, CaseAction::Refer { .. })
+                        );
                         // A closed case is left only by reopening it.
                         if before.status == CaseStatus::Closed {
                             prop_assert_eq!(action, &CaseAction::Reopen);

@@ -34,4 +34,6 @@ ids! {
     AuditEventId,
     /// Id of a queued job.
     JobId,
+    /// Id of a [`Reply`](crate::reply::Reply) in the outbox.
+    ReplyId,
 }

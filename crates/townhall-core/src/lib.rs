@@ -7,20 +7,27 @@
 
 pub mod account;
 pub mod audit;
+pub mod canned;
 pub mod case;
+pub mod deadline;
 mod id;
 pub mod institution;
 pub mod metrics;
 pub mod post;
+pub mod reply;
+pub mod routing;
 pub mod search;
+pub mod settings;
 pub mod tags;
 pub mod user;
 
 pub use account::NewContact;
 pub use account::{Account, Contact, Platform};
 pub use audit::{Actor, AuditEvent, NewAuditEvent};
-pub use case::{Case, CaseAction, CaseEvent, CaseStatus, CloseReason, Priority, Rejected, transition};
-pub use id::{AccountId, AuditEventId, CaseId, ContactId, InstitutionId, JobId, PostId, TeamId, UserId};
+pub use case::{
+    Case, CaseAction, CaseEvent, CaseStatus, CloseReason, Note, Priority, Rating, Referral, Rejected, transition,
+};
+pub use id::{AccountId, AuditEventId, CaseId, ContactId, InstitutionId, JobId, PostId, ReplyId, TeamId, UserId};
 pub use institution::{CountryCode, Institution, InstitutionKind, Level, NewInstitution, Team};
 pub use metrics::MetricSnapshot;
 pub use post::{

@@ -49,6 +49,10 @@ pub struct User {
     pub team_id: Option<TeamId>,
     /// Whether they may sign in.
     pub active: bool,
+    /// Whether routing may give them new cases (off when away).
+    pub available: bool,
+    /// Most open cases routing gives them; `None` for no cap.
+    pub max_open_cases: Option<i32>,
 }
 
 /// Why an e-mail address was refused as a login name.

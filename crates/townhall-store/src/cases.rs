@@ -1,15 +1,21 @@
 //! Cases. The store never decides how a case moves: `townhall_core::transition`
 //! does, and [`Db::save_case_transition`] writes its result and the audit event in
 //! one transaction, refusing it if someone else changed the case meanwhile.
+//!
+//! Visibility: the owning institution reads and writes a case; an institution that
+//! referred it keeps read access (its `case_referrals` rows); nobody else sees it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
+use townhall_core::deadline::{DUE_SOON, DeadlineState};
+use townhall_core::routing::AgentLoad;
 use townhall_core::{
-    Actor, Case, CaseAction, CaseEvent, CaseId, CaseStatus, ContactId, InstitutionId, NewAuditEvent, Post, PostId,
-    Priority, TeamId,
+    Actor, Case, CaseAction, CaseEvent, CaseId, CaseStatus, CloseReason, ContactId, InstitutionId, NewAuditEvent, Note,
+    Platform, Post, PostId, Priority, Rating, Referral, SearchQuery, TeamId, UserId, transition,
 };
 
 use crate::audit::insert_audit;
+use crate::posts::{fts5_match, tsquery};
 use crate::rows::{CaseRow, PostRow, post_columns};
 use crate::{BeginWrite, Db, Result, StoreError, on_pool, storable_text};
 
@@ -22,23 +28,229 @@ pub struct NewCase {
     pub contact_id: Option<ContactId>,
     /// One-line summary.
     pub subject: String,
+    /// The channel of its first post.
+    pub platform: Option<Platform>,
     /// Initial priority.
     pub priority: Priority,
     /// Initial queue.
     pub team_id: Option<TeamId>,
+    /// Initial owner, when routing chose one.
+    pub assignee: Option<UserId>,
+    /// Labels from routing.
+    pub tags: Vec<String>,
+    /// First-response deadline.
+    pub first_response_due: Option<DateTime<Utc>>,
+    /// Resolution deadline.
+    pub resolution_due: Option<DateTime<Utc>>,
     /// The posts it is made of; each post belongs to at most one case.
     pub post_ids: Vec<PostId>,
 }
 
-/// `SELECT` of every [`CaseRow`] column from `cases`, followed by the given clause.
+/// What an institution may do with a case it can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// It owns the case: it reads and acts.
+    Owner,
+    /// It referred the case away: it reads the history and the outcome, and acts no more.
+    Referrer,
+}
+
+/// Which cases an inbox listing shows. Every filter is optional; cases come newest
+/// first, a page at a time: pass the last id of a page as `before` for the next.
+#[derive(Debug, Clone)]
+pub struct CaseQuery {
+    /// Whose inbox.
+    pub institution: InstitutionId,
+    /// The cases it referred away instead of those it owns.
+    pub referred_away: bool,
+    /// Status.
+    pub status: Option<CaseStatus>,
+    /// Queue.
+    pub team: Option<TeamId>,
+    /// Owner.
+    pub assignee: Option<UserId>,
+    /// Channel.
+    pub platform: Option<Platform>,
+    /// Intent of one of its posts.
+    pub intent: Option<String>,
+    /// Topic of one of its posts.
+    pub topic: Option<String>,
+    /// Language of one of its posts.
+    pub lang: Option<String>,
+    /// `breached`, `due_soon` or `on_time`, at `now`.
+    pub deadline: Option<DeadlineState>,
+    /// Words in its posts.
+    pub text: Option<SearchQuery>,
+    /// Only cases with a smaller id (the cursor).
+    pub before: Option<CaseId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+impl CaseQuery {
+    /// Every case `institution` owns, a page of 50.
+    pub fn new(institution: InstitutionId) -> CaseQuery {
+        CaseQuery {
+            institution,
+            referred_away: false,
+            status: None,
+            team: None,
+            assignee: None,
+            platform: None,
+            intent: None,
+            topic: None,
+            lang: None,
+            deadline: None,
+            text: None,
+            before: None,
+            limit: 50,
+        }
+    }
+}
+
+/// Which deadline of a case was missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// No first reply in time.
+    FirstResponse,
+    /// Not resolved in time.
+    Resolution,
+}
+
+impl DeadlineKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeadlineKind::FirstResponse => "first_response",
+            DeadlineKind::Resolution => "resolution",
+        }
+    }
+}
+
+/// A missed deadline, flagged once when first seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Breach {
+    /// The case.
+    pub case_id: CaseId,
+    /// The institution that owned the case when it was missed.
+    pub institution_id: InstitutionId,
+    /// Which deadline.
+    pub kind: DeadlineKind,
+    /// When it was due.
+    pub due_at: DateTime<Utc>,
+    /// When Townhall flagged it.
+    pub flagged_at: DateTime<Utc>,
+}
+
+/// `SELECT` of every [`CaseRow`] column from `cases c`, followed by the given clause.
 macro_rules! select_cases {
-    ($clause:literal) => {
+    ($($clause:expr),+) => {
         concat!(
-            "SELECT id, institution_id, contact_id, subject, status, priority, team_id, assignee_id, opened_at, \
-             first_response_at, resolved_at, outcome, closed_at, close_reason, version FROM cases ",
-            $clause
+            "SELECT c.id, c.institution_id, c.contact_id, c.subject, c.platform, c.tags, c.status, c.priority, \
+             c.team_id, c.assignee_id, c.opened_at, c.first_response_due, c.resolution_due, c.first_response_at, \
+             c.resolved_at, c.outcome, c.closed_at, c.close_reason, c.version FROM cases c ",
+            $($clause),+
         )
     };
+}
+
+/// Whether institution `$2` referred case `c` away at some point.
+macro_rules! referred_by {
+    ($param:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM case_referrals r WHERE r.case_id = c.id AND r.from_institution_id = $",
+            $param,
+            ")"
+        )
+    };
+}
+
+/// Writes `$after` over the stored case if it is still at `$before.version`; the
+/// number of rows updated (0 means someone else changed it first).
+macro_rules! update_case {
+    ($tx:expr, $before:expr, $after:expr) => {{
+        let (before, after): (&Case, &Case) = ($before, $after);
+        sqlx::query(
+            "UPDATE cases SET institution_id = $1, status = $2, priority = $3, team_id = $4, assignee_id = $5, \
+             first_response_at = $6, resolved_at = $7, outcome = $8, closed_at = $9, close_reason = $10, \
+             version = $11, tags = $12, first_response_due = $13, resolution_due = $14 \
+             WHERE id = $15 AND institution_id = $16 AND version = $17",
+        )
+        .bind(after.institution_id.0)
+        .bind(after.status.as_str())
+        .bind(after.priority.as_str())
+        .bind(after.team_id.map(|t| t.0))
+        .bind(after.assignee.map(|u| u.0))
+        .bind(after.first_response_at)
+        .bind(after.resolved_at)
+        .bind(after.outcome.as_deref().map(storable_text))
+        .bind(after.closed_at)
+        .bind(after.close_reason.map(|r| r.as_str()))
+        .bind(after.version)
+        .bind(serde_json::Value::from(after.tags.clone()).to_string())
+        .bind(after.first_response_due)
+        .bind(after.resolution_due)
+        .bind(after.id.0)
+        .bind(before.institution_id.0)
+        .bind(before.version)
+        .execute(&mut *$tx)
+    }};
+}
+pub(crate) use update_case;
+
+/// The audit event of an accepted transition: the case before, the action, its events.
+fn transition_event(
+    before: &Case,
+    after: &Case,
+    action: &CaseAction,
+    events: &[CaseEvent],
+    actor: &Actor,
+    origin: Option<&str>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        institution_id: Some(before.institution_id),
+        actor: actor.clone(),
+        action: format!("case.{}", action.name()),
+        object_kind: "case".into(),
+        object_id: after.id.to_string(),
+        before: Some(json!(before)),
+        after: Some(json!({ "case": after, "action": action, "events": events })),
+        origin: origin.map(str::to_owned),
+    }
+}
+
+fn check_transition(before: &Case, after: &Case, action: &CaseAction) -> Result<()> {
+    let owner_may_change = matches!(action, CaseAction::Refer { .. });
+    if before.id != after.id
+        || (before.institution_id != after.institution_id && !owner_may_change)
+        || after.version != before.version + 1
+    {
+        return Err(StoreError::Invalid("a transition must keep the case and bump its version by one".into()));
+    }
+    Ok(())
+}
+
+fn conflict(case: CaseId) -> StoreError {
+    StoreError::Conflict(format!("case {case} was changed by someone else; reload it"))
+}
+
+fn audit_event(
+    institution: InstitutionId,
+    actor: &Actor,
+    action: &str,
+    case: CaseId,
+    after: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        institution_id: Some(institution),
+        actor: actor.clone(),
+        action: action.to_owned(),
+        object_kind: "case".into(),
+        object_id: case.to_string(),
+        before: None,
+        after: Some(after),
+        origin: None,
+    }
 }
 
 impl Db {
@@ -46,18 +258,25 @@ impl Db {
     pub async fn create_case(&self, new: &NewCase, actor: &Actor) -> Result<Case> {
         let now = Utc::now();
         let subject: String = storable_text(new.subject.trim()).chars().take(200).collect();
+        let tags = serde_json::Value::from(new.tags.clone()).to_string();
         let id: i64 = on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO cases (institution_id, contact_id, subject, status, priority, team_id, opened_at, version) \
-                 VALUES ($1, $2, $3, 'new', $4, $5, $6, 1) RETURNING id",
+                "INSERT INTO cases (institution_id, contact_id, subject, platform, tags, status, priority, team_id, \
+                 assignee_id, opened_at, first_response_due, resolution_due, version) \
+                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, $11, 1) RETURNING id",
             )
             .bind(new.institution_id.0)
             .bind(new.contact_id.map(|c| c.0))
             .bind(&subject)
+            .bind(new.platform.map(Platform::as_str))
+            .bind(&tags)
             .bind(new.priority.as_str())
             .bind(new.team_id.map(|t| t.0))
+            .bind(new.assignee.map(|u| u.0))
             .bind(now)
+            .bind(new.first_response_due)
+            .bind(new.resolution_due)
             .fetch_one(&mut *tx)
             .await?;
             for post in &new.post_ids {
@@ -67,50 +286,144 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
             }
-            let event = NewAuditEvent {
-                institution_id: Some(new.institution_id),
-                actor: actor.clone(),
-                action: "case.create".into(),
-                object_kind: "case".into(),
-                object_id: id.to_string(),
-                before: None,
-                after: Some(
-                    json!({ "subject": subject, "priority": new.priority, "team_id": new.team_id, "post_ids": new.post_ids }),
-                ),
-                origin: None,
-            };
-            insert_audit!(tx, now, &event).await?;
+            let after = json!({
+                "subject": subject, "priority": new.priority, "team_id": new.team_id, "assignee": new.assignee,
+                "tags": new.tags, "post_ids": new.post_ids,
+                "first_response_due": new.first_response_due, "resolution_due": new.resolution_due,
+            });
+            insert_audit!(tx, now, &audit_event(new.institution_id, actor, "case.create", CaseId(id), after)).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(id)
         })?;
-        self.case(CaseId(id), new.institution_id).await?.ok_or(StoreError::NotFound("case"))
+        self.owned_case(CaseId(id), new.institution_id).await
     }
 
-    /// One case, only if `institution` owns it.
-    pub async fn case(&self, id: CaseId, institution: InstitutionId) -> Result<Option<Case>> {
+    /// A case `institution` can see, with what it may do with it.
+    pub async fn case(&self, id: CaseId, institution: InstitutionId) -> Result<Option<(Case, Access)>> {
         let row: Option<CaseRow> = on_pool!(self, |pool| {
-            sqlx::query_as(select_cases!("WHERE id = $1 AND institution_id = $2"))
+            sqlx::query_as(select_cases!("WHERE c.id = $1 AND (c.institution_id = $2 OR ", referred_by!("2"), ")"))
                 .bind(id.0)
                 .bind(institution.0)
                 .fetch_optional(pool)
                 .await
         })?;
+        let Some(case) = row.map(Case::try_from).transpose()? else { return Ok(None) };
+        let access = if case.institution_id == institution { Access::Owner } else { Access::Referrer };
+        Ok(Some((case, access)))
+    }
+
+    /// A case `institution` owns, or `NotFound`.
+    pub async fn owned_case(&self, id: CaseId, institution: InstitutionId) -> Result<Case> {
+        match self.case(id, institution).await? {
+            Some((case, Access::Owner)) => Ok(case),
+            _ => Err(StoreError::NotFound("case")),
+        }
+    }
+
+    /// A case by id whoever owns it, for workers acting on the system's behalf.
+    pub async fn case_by_id(&self, id: CaseId) -> Result<Option<Case>> {
+        let row: Option<CaseRow> = on_pool!(self, |pool| {
+            sqlx::query_as(select_cases!("WHERE c.id = $1")).bind(id.0).fetch_optional(pool).await
+        })?;
         row.map(Case::try_from).transpose()
+    }
+
+    /// An inbox page: the cases matching `query`, newest first.
+    pub async fn list_cases(&self, query: &CaseQuery, now: DateTime<Utc>) -> Result<Vec<Case>> {
+        let limit = query.limit.clamp(1, 500);
+        let deadline = match query.deadline {
+            None => None,
+            Some(state @ (DeadlineState::Breached | DeadlineState::DueSoon | DeadlineState::OnTime)) => {
+                Some(state.as_str())
+            }
+            Some(other) => return Err(StoreError::Invalid(format!("cannot list cases by deadline state {other}"))),
+        };
+        // Shared by both backends; only the text match differs.
+        macro_rules! filters {
+            ($text:literal) => {
+                select_cases!(
+                    "WHERE (($2 = FALSE AND c.institution_id = $1) OR ($2 = TRUE AND c.institution_id <> $1 AND ",
+                    referred_by!("1"),
+                    ")) \
+                     AND (CAST($3 AS TEXT) IS NULL OR c.status = $3) \
+                     AND (CAST($4 AS BIGINT) IS NULL OR c.team_id = $4) \
+                     AND (CAST($5 AS BIGINT) IS NULL OR c.assignee_id = $5) \
+                     AND (CAST($6 AS TEXT) IS NULL OR c.platform = $6) \
+                     AND (CAST($7 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN enrichments e \
+                          ON e.post_id = cp.post_id WHERE cp.case_id = c.id AND e.intent = $7)) \
+                     AND (CAST($8 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN enrichments e \
+                          ON e.post_id = cp.post_id WHERE cp.case_id = c.id AND e.lang = $8)) \
+                     AND (CAST($9 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN post_topics t \
+                          ON t.post_id = cp.post_id WHERE cp.case_id = c.id AND t.topic = $9)) \
+                     AND (CAST($10 AS BIGINT) IS NULL OR c.id < $10) \
+                     AND (CAST($11 AS TEXT) IS NULL OR ($11 = 'breached') = ((COALESCE(c.first_response_at IS NULL \
+                          AND c.first_response_due < $12, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
+                          AND c.resolution_due < $12, FALSE)) AND c.status <> 'closed') \
+                          AND ($11 = 'breached' OR ($11 = 'due_soon') = (COALESCE(c.first_response_at IS NULL \
+                          AND c.first_response_due < $13, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
+                          AND c.resolution_due < $13, FALSE)))) \
+                     AND (CAST($14 AS TEXT) IS NULL OR EXISTS (",
+                    $text,
+                    ")) ORDER BY c.id DESC LIMIT $15"
+                )
+            };
+        }
+        let rows: Vec<CaseRow> = match self {
+            Db::Sqlite(pool) => {
+                let text = query.text.as_ref().map(fts5_match);
+                sqlx::query_as(filters!(
+                    "SELECT 1 FROM case_posts cp JOIN posts_fts f ON f.rowid = cp.post_id \
+                     WHERE cp.case_id = c.id AND posts_fts MATCH $14"
+                ))
+                .bind(query.institution.0)
+                .bind(query.referred_away)
+                .bind(query.status.map(CaseStatus::as_str))
+                .bind(query.team.map(|t| t.0))
+                .bind(query.assignee.map(|u| u.0))
+                .bind(query.platform.map(Platform::as_str))
+                .bind(query.intent.as_deref())
+                .bind(query.lang.as_deref())
+                .bind(query.topic.as_deref())
+                .bind(query.before.map(|c| c.0))
+                .bind(deadline)
+                .bind(now)
+                .bind(now + DUE_SOON)
+                .bind(text)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                let text = query.text.as_ref().map(tsquery);
+                sqlx::query_as(filters!(
+                    "SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id WHERE cp.case_id = c.id \
+                     AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $14))"
+                ))
+                .bind(query.institution.0)
+                .bind(query.referred_away)
+                .bind(query.status.map(CaseStatus::as_str))
+                .bind(query.team.map(|t| t.0))
+                .bind(query.assignee.map(|u| u.0))
+                .bind(query.platform.map(Platform::as_str))
+                .bind(query.intent.as_deref())
+                .bind(query.lang.as_deref())
+                .bind(query.topic.as_deref())
+                .bind(query.before.map(|c| c.0))
+                .bind(deadline)
+                .bind(now)
+                .bind(now + DUE_SOON)
+                .bind(text)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(Case::try_from).collect()
     }
 
     /// An institution's cases, newest first, optionally of one status.
     pub async fn cases(&self, institution: InstitutionId, status: Option<CaseStatus>, limit: i64) -> Result<Vec<Case>> {
-        let rows: Vec<CaseRow> = on_pool!(self, |pool| {
-            sqlx::query_as(select_cases!(
-                "WHERE institution_id = $1 AND (CAST($2 AS TEXT) IS NULL OR status = $2) ORDER BY opened_at DESC, id DESC LIMIT $3"
-            ))
-            .bind(institution.0)
-            .bind(status.map(CaseStatus::as_str))
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-        })?;
-        rows.into_iter().map(Case::try_from).collect()
+        self.list_cases(&CaseQuery { status, limit, ..CaseQuery::new(institution) }, Utc::now()).await
     }
 
     /// How many cases of an institution are in each status.
@@ -129,14 +442,16 @@ impl Db {
         Ok(counts)
     }
 
-    /// The posts of a case, oldest first.
+    /// The posts of a case `institution` can see, oldest first.
     pub async fn case_posts(&self, id: CaseId, institution: InstitutionId) -> Result<Vec<Post>> {
         let rows: Vec<PostRow> = on_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 post_columns!(),
                 " FROM case_posts cp JOIN cases c ON c.id = cp.case_id JOIN posts p ON p.id = cp.post_id \
-                 WHERE cp.case_id = $1 AND c.institution_id = $2 ORDER BY p.created_at, p.id"
+                 WHERE cp.case_id = $1 AND (c.institution_id = $2 OR ",
+                referred_by!("2"),
+                ") ORDER BY p.created_at, p.id"
             ))
             .bind(id.0)
             .bind(institution.0)
@@ -146,10 +461,49 @@ impl Db {
         rows.into_iter().map(Post::try_from).collect()
     }
 
+    /// The case a post belongs to, if any.
+    pub async fn case_of_post(&self, post: PostId) -> Result<Option<CaseId>> {
+        let id: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT case_id FROM case_posts WHERE post_id = $1")
+                .bind(post.0)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(CaseId))
+    }
+
+    /// The case, not closed, of the conversation a new post continues: the case holding
+    /// a post whose platform id is one of `keys` (the parent, the thread's root), or
+    /// the case a reply with one of those ids was sent from.
+    pub async fn case_in_thread(&self, platform: Platform, keys: &[&str]) -> Result<Option<CaseId>> {
+        let mut found = None;
+        for key in keys {
+            let id: Option<i64> = on_pool!(self, |pool| {
+                sqlx::query_scalar(
+                    "SELECT c.id FROM cases c WHERE c.status <> 'closed' AND c.id IN ( \
+                     SELECT cp.case_id FROM case_posts cp JOIN posts p ON p.id = cp.post_id \
+                     WHERE p.platform = $1 AND p.external_id = $2 \
+                     UNION SELECT r.case_id FROM replies r WHERE r.platform = $1 AND r.external_id = $2) \
+                     ORDER BY c.id DESC LIMIT 1",
+                )
+                .bind(platform.as_str())
+                .bind(*key)
+                .fetch_optional(pool)
+                .await
+            })?;
+            if let Some(id) = id {
+                found = Some(CaseId(id));
+                break;
+            }
+        }
+        Ok(found)
+    }
+
     /// Writes the result of `transition(before, action)` and its audit event together.
     ///
     /// Refused with a conflict if the stored case is no longer `before` (another agent
-    /// acted first): the caller reloads and decides again.
+    /// acted first): the caller reloads and decides again. A referral also records the
+    /// hand-over, so the referring institution keeps read access.
     pub async fn save_case_transition(
         &self,
         before: &Case,
@@ -159,50 +513,401 @@ impl Db {
         actor: &Actor,
         origin: Option<&str>,
     ) -> Result<()> {
-        if before.id != after.id || before.institution_id != after.institution_id || after.version != before.version + 1
-        {
-            return Err(StoreError::Invalid("a transition must keep the case and bump its version by one".into()));
-        }
+        check_transition(before, after, action)?;
         let now = Utc::now();
-        let event = NewAuditEvent {
-            institution_id: Some(after.institution_id),
-            actor: actor.clone(),
-            action: format!("case.{}", action.name()),
-            object_kind: "case".into(),
-            object_id: after.id.to_string(),
-            before: Some(json!(before)),
-            after: Some(json!({ "case": after, "action": action, "events": events })),
-            origin: origin.map(str::to_owned),
-        };
+        let event = transition_event(before, after, action, events, actor, origin);
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(
-                "UPDATE cases SET status = $1, priority = $2, team_id = $3, assignee_id = $4, first_response_at = $5, \
-                 resolved_at = $6, outcome = $7, closed_at = $8, close_reason = $9, version = $10 \
-                 WHERE id = $11 AND institution_id = $12 AND version = $13",
-            )
-            .bind(after.status.as_str())
-            .bind(after.priority.as_str())
-            .bind(after.team_id.map(|t| t.0))
-            .bind(after.assignee.map(|u| u.0))
-            .bind(after.first_response_at)
-            .bind(after.resolved_at)
-            .bind(after.outcome.as_deref().map(storable_text))
-            .bind(after.closed_at)
-            .bind(after.close_reason.map(|r| r.as_str()))
-            .bind(after.version)
-            .bind(after.id.0)
-            .bind(after.institution_id.0)
-            .bind(before.version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated != 1 {
-                return Err(StoreError::Conflict(format!("case {} was changed by someone else; reload it", after.id)));
+            if update_case!(tx, before, after).await?.rows_affected() != 1 {
+                return Err(conflict(after.id));
+            }
+            if let CaseAction::Refer { to, reason, .. } = action {
+                sqlx::query(
+                    "INSERT INTO case_referrals (case_id, from_institution_id, to_institution_id, reason, user_id, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(after.id.0)
+                .bind(before.institution_id.0)
+                .bind(to.0)
+                .bind(storable_text(reason.trim()))
+                .bind(actor.user_id().map(|u| u.0))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             insert_audit!(tx, now, &event).await?;
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    /// Adds a citizen's new post to the case of its conversation, with the
+    /// `citizen_replied` transition, in one transaction.
+    pub async fn add_post_to_case(&self, before: &Case, post: PostId, actor: &Actor) -> Result<Case> {
+        let (after, events) = transition(before, &CaseAction::CitizenReplied, Utc::now())
+            .map_err(|rejected| StoreError::Invalid(rejected.to_string()))?;
+        let now = Utc::now();
+        let mut event = transition_event(before, &after, &CaseAction::CitizenReplied, &events, actor, None);
+        event.after = Some(json!({ "case": after, "events": events, "post_id": post }));
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if update_case!(tx, before, &after).await?.rows_affected() != 1 {
+                return Err(conflict(after.id));
+            }
+            sqlx::query("INSERT INTO case_posts (case_id, post_id) VALUES ($1, $2)")
+                .bind(after.id.0)
+                .bind(post.0)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(tx, now, &event).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(after)
+    }
+
+    /// Merges case `from` into `into`: its posts move over and it is closed as a
+    /// duplicate. Both must be owned by the same institution and not closed.
+    pub async fn merge_cases(&self, into: &Case, from: &Case, actor: &Actor) -> Result<Case> {
+        if into.id == from.id || into.institution_id != from.institution_id || into.status == CaseStatus::Closed {
+            return Err(StoreError::Invalid("merge two different open cases of one institution".into()));
+        }
+        let close = CaseAction::Close { reason: Some(CloseReason::Duplicate) };
+        let (closed, events) =
+            transition(from, &close, Utc::now()).map_err(|rejected| StoreError::Invalid(rejected.to_string()))?;
+        let now = Utc::now();
+        let close_event = transition_event(from, &closed, &close, &events, actor, None);
+        let merge_event = audit_event(into.institution_id, actor, "case.merge", into.id, json!({ "merged": from.id }));
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if update_case!(tx, from, &closed).await?.rows_affected() != 1 {
+                return Err(conflict(from.id));
+            }
+            let touched = sqlx::query("UPDATE cases SET version = version + 1 WHERE id = $1 AND version = $2")
+                .bind(into.id.0)
+                .bind(into.version)
+                .execute(&mut *tx)
+                .await?;
+            if touched.rows_affected() != 1 {
+                return Err(conflict(into.id));
+            }
+            sqlx::query("UPDATE case_posts SET case_id = $1 WHERE case_id = $2")
+                .bind(into.id.0)
+                .bind(from.id.0)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(tx, now, &close_event).await?;
+            insert_audit!(tx, now, &merge_event).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.owned_case(into.id, into.institution_id).await
+    }
+
+    /// Moves some posts of a case into a new case of their own, for a conversation
+    /// that turned to another matter. At least one post must stay.
+    pub async fn split_case(&self, case: &Case, posts: &[PostId], actor: &Actor) -> Result<Case> {
+        let current: Vec<PostId> = self.case_posts(case.id, case.institution_id).await?.iter().map(|p| p.id).collect();
+        if posts.is_empty() || posts.iter().any(|p| !current.contains(p)) || posts.len() >= current.len() {
+            return Err(StoreError::Invalid("split some, not all, of the case's own posts".into()));
+        }
+        let now = Utc::now();
+        let new_id: i64 = on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let touched = sqlx::query("UPDATE cases SET version = version + 1 WHERE id = $1 AND version = $2")
+                .bind(case.id.0)
+                .bind(case.version)
+                .execute(&mut *tx)
+                .await?;
+            if touched.rows_affected() != 1 {
+                return Err(conflict(case.id));
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO cases (institution_id, contact_id, subject, platform, tags, status, priority, team_id, \
+                 opened_at, first_response_due, resolution_due, version) \
+                 SELECT institution_id, contact_id, subject, platform, tags, 'new', priority, team_id, $2, \
+                 first_response_due, resolution_due, 1 FROM cases WHERE id = $1 RETURNING id",
+            )
+            .bind(case.id.0)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            for post in posts {
+                sqlx::query("UPDATE case_posts SET case_id = $1 WHERE case_id = $2 AND post_id = $3")
+                    .bind(id)
+                    .bind(case.id.0)
+                    .bind(post.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let after = json!({ "split_from": case.id, "post_ids": posts });
+            insert_audit!(tx, now, &audit_event(case.institution_id, actor, "case.split", CaseId(id), after)).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(id)
+        })?;
+        self.owned_case(CaseId(new_id), case.institution_id).await
+    }
+
+    /// The referrals of a case, oldest first: the chain of hand-overs.
+    pub async fn referrals(&self, case: CaseId) -> Result<Vec<Referral>> {
+        type Row = (i64, i64, String, Option<i64>, DateTime<Utc>);
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT from_institution_id, to_institution_id, reason, user_id, at FROM case_referrals \
+                 WHERE case_id = $1 ORDER BY id",
+            )
+            .bind(case.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(from, to, reason, user, at)| Referral {
+                from: InstitutionId(from),
+                to: InstitutionId(to),
+                reason,
+                user_id: user.map(UserId),
+                at,
+            })
+            .collect())
+    }
+
+    /// Adds an internal note, audited.
+    pub async fn add_note(
+        &self,
+        case: &Case,
+        institution: InstitutionId,
+        user: UserId,
+        body: &str,
+        mentions: &[UserId],
+        actor: &Actor,
+    ) -> Result<Note> {
+        let body = storable_text(body.trim());
+        if body.is_empty() || body.chars().count() > 10_000 {
+            return Err(StoreError::Invalid("a note holds 1 to 10,000 characters".into()));
+        }
+        let now = Utc::now();
+        let mention_ids: Vec<i64> = mentions.iter().map(|u| u.0).collect();
+        let id: i64 = on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO case_notes (case_id, institution_id, user_id, body, mentions, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(case.id.0)
+            .bind(institution.0)
+            .bind(user.0)
+            .bind(&body)
+            .bind(serde_json::Value::from(mention_ids.clone()).to_string())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let after = json!({ "note_id": id, "mentions": mention_ids });
+            insert_audit!(tx, now, &audit_event(institution, actor, "case.note", case.id, after)).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(id)
+        })?;
+        Ok(Note {
+            id,
+            case_id: case.id,
+            institution_id: institution,
+            user_id: user,
+            body,
+            mentions: mentions.to_vec(),
+            created_at: now,
+        })
+    }
+
+    /// The notes `institution`'s staff wrote on a case, oldest first. Another
+    /// institution's notes stay with it, even across a referral.
+    pub async fn notes(&self, case: CaseId, institution: InstitutionId) -> Result<Vec<Note>> {
+        type Row = (i64, i64, String, String, DateTime<Utc>);
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, user_id, body, mentions, created_at FROM case_notes \
+                 WHERE case_id = $1 AND institution_id = $2 ORDER BY id",
+            )
+            .bind(case.0)
+            .bind(institution.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter()
+            .map(|(id, user, body, mentions, created_at)| {
+                let mentions: Vec<i64> =
+                    serde_json::from_str(&mentions).map_err(|e| StoreError::corrupt_row("note mentions", e))?;
+                Ok(Note {
+                    id,
+                    case_id: case,
+                    institution_id: institution,
+                    user_id: UserId(user),
+                    body,
+                    mentions: mentions.into_iter().map(UserId).collect(),
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the citizen's rating of a case, once: a second answer changes nothing
+    /// and returns `false`.
+    pub async fn record_rating(&self, case: &Case, score: i32, post: Option<PostId>, actor: &Actor) -> Result<bool> {
+        if !(1..=5).contains(&score) {
+            return Err(StoreError::Invalid("a rating is from 1 to 5".into()));
+        }
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO ratings (case_id, institution_id, contact_id, score, post_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO NOTHING",
+            )
+            .bind(case.id.0)
+            .bind(case.institution_id.0)
+            .bind(case.contact_id.map(|c| c.0))
+            .bind(score)
+            .bind(post.map(|p| p.0))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                let after = json!({ "score": score, "post_id": post });
+                insert_audit!(tx, now, &audit_event(case.institution_id, actor, "case.rated", case.id, after)).await?;
+            }
+            tx.commit().await?;
+            Ok(inserted == 1)
+        })
+    }
+
+    /// The citizen's rating of a case, if they gave one.
+    pub async fn rating(&self, case: CaseId) -> Result<Option<Rating>> {
+        let row: Option<(i32, Option<i64>, DateTime<Utc>)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT score, post_id, created_at FROM ratings WHERE case_id = $1")
+                .bind(case.0)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|(score, post, at)| Rating { case_id: case, score, post_id: post.map(PostId), at }))
+    }
+
+    /// Flags every deadline missed by `now` that is not flagged yet, each with an
+    /// audit event, and returns them. Run it periodically; it is idempotent.
+    pub async fn flag_breaches(&self, now: DateTime<Utc>) -> Result<Vec<Breach>> {
+        type Row = (i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.id, c.institution_id, \
+                 CASE WHEN c.first_response_at IS NULL AND c.first_response_due < $1 AND NOT EXISTS (SELECT 1 FROM \
+                 deadline_breaches b WHERE b.case_id = c.id AND b.kind = 'first_response') THEN c.first_response_due END, \
+                 CASE WHEN c.resolved_at IS NULL AND c.resolution_due < $1 AND NOT EXISTS (SELECT 1 FROM \
+                 deadline_breaches b WHERE b.case_id = c.id AND b.kind = 'resolution') THEN c.resolution_due END \
+                 FROM cases c WHERE c.status <> 'closed' \
+                 AND ((c.first_response_at IS NULL AND c.first_response_due < $1) \
+                 OR (c.resolved_at IS NULL AND c.resolution_due < $1)) ORDER BY c.id LIMIT 1000",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?;
+        let breaches: Vec<Breach> = rows
+            .into_iter()
+            .flat_map(|(case, institution, first, resolution)| {
+                [(DeadlineKind::FirstResponse, first), (DeadlineKind::Resolution, resolution)].into_iter().filter_map(
+                    move |(kind, due)| {
+                        due.map(|due_at| Breach {
+                            case_id: CaseId(case),
+                            institution_id: InstitutionId(institution),
+                            kind,
+                            due_at,
+                            flagged_at: now,
+                        })
+                    },
+                )
+            })
+            .collect();
+        if breaches.is_empty() {
+            return Ok(breaches);
+        }
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            for breach in &breaches {
+                let inserted = sqlx::query(
+                    "INSERT INTO deadline_breaches (case_id, kind, institution_id, due_at, flagged_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id, kind) DO NOTHING",
+                )
+                .bind(breach.case_id.0)
+                .bind(breach.kind.as_str())
+                .bind(breach.institution_id.0)
+                .bind(breach.due_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    let after = json!({ "deadline": breach.kind, "due_at": breach.due_at });
+                    let event = audit_event(
+                        breach.institution_id,
+                        &Actor::System("deadlines".into()),
+                        "case.deadline_breached",
+                        breach.case_id,
+                        after,
+                    );
+                    insert_audit!(tx, now, &event).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(breaches)
+    }
+
+    /// The deadlines an institution missed, newest first, at most `limit`.
+    pub async fn breaches(&self, institution: InstitutionId, limit: i64) -> Result<Vec<Breach>> {
+        type Row = (i64, String, DateTime<Utc>, DateTime<Utc>);
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT case_id, kind, due_at, flagged_at FROM deadline_breaches WHERE institution_id = $1 \
+                 ORDER BY flagged_at DESC, case_id DESC LIMIT $2",
+            )
+            .bind(institution.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter()
+            .map(|(case, kind, due_at, flagged_at)| {
+                let kind = match kind.as_str() {
+                    "first_response" => DeadlineKind::FirstResponse,
+                    "resolution" => DeadlineKind::Resolution,
+                    other => return Err(StoreError::corrupt_row("deadline kind", other)),
+                };
+                Ok(Breach { case_id: CaseId(case), institution_id: institution, kind, due_at, flagged_at })
+            })
+            .collect()
+    }
+
+    /// The agents of a team routing may give a case to, with their load.
+    pub async fn agent_loads(&self, institution: InstitutionId, team: TeamId) -> Result<Vec<AgentLoad>> {
+        type Row = (i64, bool, i64, Option<i64>);
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT u.id, u.available, (SELECT COUNT(*) FROM cases c WHERE c.assignee_id = u.id \
+                 AND c.status IN ('new', 'open', 'pending')), CAST(u.max_open_cases AS BIGINT) FROM users u \
+                 WHERE u.institution_id = $1 AND u.team_id = $2 AND u.active AND u.role IN ('agent', 'lead') ORDER BY u.id",
+            )
+            .bind(institution.0)
+            .bind(team.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, available, open_cases, max_open_cases)| AgentLoad {
+                user: UserId(user),
+                available,
+                open_cases,
+                max_open_cases,
+            })
+            .collect())
     }
 }

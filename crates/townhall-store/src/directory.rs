@@ -198,7 +198,7 @@ impl Db {
     /// One user by id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
         let row: Option<UserRow> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, institution_id, email, name, role, team_id, active FROM users WHERE id = $1")
+            sqlx::query_as("SELECT id, institution_id, email, name, role, team_id, active, available, max_open_cases FROM users WHERE id = $1")
                 .bind(id.0)
                 .fetch_optional(pool)
                 .await
@@ -222,7 +222,7 @@ impl Db {
     /// The users of an institution, by name.
     pub async fn users(&self, institution: InstitutionId) -> Result<Vec<User>> {
         let rows: Vec<UserRow> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, institution_id, email, name, role, team_id, active FROM users WHERE institution_id = $1 ORDER BY name, id")
+            sqlx::query_as("SELECT id, institution_id, email, name, role, team_id, active, available, max_open_cases FROM users WHERE institution_id = $1 ORDER BY name, id")
                 .bind(institution.0)
                 .fetch_all(pool)
                 .await
@@ -298,7 +298,7 @@ impl Db {
     pub async fn user_by_token(&self, token_sha256: &[u8; 32]) -> Result<Option<User>> {
         let row: Option<UserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT u.id, u.institution_id, u.email, u.name, u.role, u.team_id, u.active FROM api_tokens t \
+                "SELECT u.id, u.institution_id, u.email, u.name, u.role, u.team_id, u.active, u.available, u.max_open_cases FROM api_tokens t \
                  JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND u.active",
             )
             .bind(token_sha256.as_slice())

@@ -13,10 +13,12 @@ mod cursors;
 mod directory;
 mod enrichments;
 mod error;
+mod inbox;
 mod jobs;
 mod metrics;
 mod posts;
 mod quarantine;
+mod replies;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -28,13 +30,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use cases::NewCase;
+pub use cases::{Access, Breach, CaseQuery, DeadlineKind, NewCase};
 pub use directory::{NewAccount, NewUser};
 pub use enrichments::NewEnrichment;
 pub use error::StoreError;
+pub use inbox::AccountCredentials;
 pub use jobs::{Job, JobCounts, NewJob};
 pub use posts::{ANALYZE_JOB, EventOutcome, IngestOutcome, PostFilter, PostStats};
 pub use quarantine::QuarantinedRecord;
+pub use replies::{NewReply, SEND_REPLY_JOB};
 
 /// Result of every store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -96,7 +96,7 @@ fn analyze_job(id: i64, version: i32) -> NewJob {
 }
 
 /// Renders a query in FTS5 syntax: every token quoted, so nothing a user types is an operator.
-fn fts5_match(query: &SearchQuery) -> String {
+pub(crate) fn fts5_match(query: &SearchQuery) -> String {
     let phrase = |tokens: &Vec<String>| format!("\"{}\"", tokens.join(" ").replace('"', "\"\""));
     let mut text = query.required.iter().map(phrase).collect::<Vec<_>>().join(" AND ");
     for excluded in &query.excluded {
@@ -107,7 +107,7 @@ fn fts5_match(query: &SearchQuery) -> String {
 }
 
 /// Renders a query in PostgreSQL `tsquery` syntax, every token quoted.
-fn tsquery(query: &SearchQuery) -> String {
+pub(crate) fn tsquery(query: &SearchQuery) -> String {
     let phrase = |tokens: &Vec<String>| {
         let quoted: Vec<String> = tokens.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect();
         format!("({})", quoted.join(" <-> "))

@@ -72,6 +72,8 @@ pub(crate) struct UserRow {
     role: String,
     team_id: Option<i64>,
     active: bool,
+    available: bool,
+    max_open_cases: Option<i32>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -85,6 +87,8 @@ impl TryFrom<UserRow> for User {
             name: r.name,
             team_id: r.team_id.map(TeamId),
             active: r.active,
+            available: r.available,
+            max_open_cases: r.max_open_cases,
         })
     }
 }
@@ -199,11 +203,15 @@ pub(crate) struct CaseRow {
     institution_id: i64,
     contact_id: Option<i64>,
     subject: String,
+    platform: Option<String>,
+    tags: String,
     status: String,
     priority: String,
     team_id: Option<i64>,
     assignee_id: Option<i64>,
     opened_at: DateTime<Utc>,
+    first_response_due: Option<DateTime<Utc>>,
+    resolution_due: Option<DateTime<Utc>>,
     first_response_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
     outcome: Option<String>,
@@ -220,11 +228,15 @@ impl TryFrom<CaseRow> for Case {
             institution_id: InstitutionId(r.institution_id),
             contact_id: r.contact_id.map(ContactId),
             subject: r.subject,
+            platform: r.platform.as_deref().map(|p| parse("platform", p)).transpose()?,
+            tags: serde_json::from_str(&r.tags).map_err(|e| StoreError::corrupt_row("case tags", e))?,
             status: parse("case status", &r.status)?,
             priority: parse("priority", &r.priority)?,
             team_id: r.team_id.map(TeamId),
             assignee: r.assignee_id.map(UserId),
             opened_at: r.opened_at,
+            first_response_due: r.first_response_due,
+            resolution_due: r.resolution_due,
             first_response_at: r.first_response_at,
             resolved_at: r.resolved_at,
             outcome: r.outcome,

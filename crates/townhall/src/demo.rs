@@ -495,6 +495,11 @@ pub async fn load(db: &Db, size: DemoSize) -> anyhow::Result<DemoSummary> {
                 Priority::Normal
             },
             team_id: teams.choose(&mut rng).map(|t: &Team| t.id),
+            assignee: None,
+            platform: Some(post.platform),
+            tags: Vec::new(),
+            first_response_due: None,
+            resolution_due: None,
             post_ids: vec![stored.id],
         };
         let case = db.create_case(&new, &actor).await?;

@@ -49,4 +49,6 @@ conformance! {
     unreadable_records_are_quarantined_byte_for_byte,
     any_text_and_payload_survive_storage,
     enrichments_are_stored_filtered_and_kept_current,
+    referrals_notes_merges_and_the_inbox_listing,
+    the_outbox_and_inbox_configuration,
 }

@@ -4,13 +4,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::TryStreamExt;
+use townhall_core::canned::CannedAnswer;
+use townhall_core::deadline::{DeadlinePolicy, DeadlineState};
+use townhall_core::reply::{ReplyKind, ReplyStatus};
+use townhall_core::routing::Rule;
+use townhall_core::settings::InboxSettings;
 use townhall_core::{
     AccountId, Actor, AuditEventId, CaseAction, CaseStatus, CountryCode, Engagement, EngagementKind, InstitutionKind,
     Level, MediaRef, MetricSnapshot, NewContact, NewInstitution, NewPost, Platform, PlatformEvent, PostEntities,
     PostId, PostMetrics, Priority, Role, SearchQuery, TagSource, Tags, TopicTag, transition,
 };
 use townhall_store::{
-    Db, EventOutcome, IngestOutcome, NewAccount, NewCase, NewEnrichment, NewJob, NewUser, PostFilter, StoreError,
+    Access, AccountCredentials, CaseQuery, Db, DeadlineKind, EventOutcome, IngestOutcome, NewAccount, NewCase,
+    NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError,
 };
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -328,8 +334,13 @@ pub async fn cases_are_scoped_and_transitions_audited(db: Db) {
         institution_id: valpo.id,
         contact_id: None,
         subject: "Basura en calle Condell".into(),
+        platform: Some(Platform::Mastodon),
         priority: Priority::Normal,
         team_id: Some(team.id),
+        assignee: None,
+        tags: Vec::new(),
+        first_response_due: None,
+        resolution_due: None,
         post_ids: vec![p2, p1],
     };
     let case = db.create_case(&new, &Actor::cli()).await.unwrap();
@@ -356,7 +367,7 @@ pub async fn cases_are_scoped_and_transitions_audited(db: Db) {
     assert_eq!(conflict.code(), "store.conflict", "a stale write is refused");
     let (pending, events) = transition(&opened, &CaseAction::Respond, t(5)).unwrap();
     db.save_case_transition(&opened, &pending, &CaseAction::Respond, &events, &Actor::cli(), None).await.unwrap();
-    assert_eq!(db.case(case.id, valpo.id).await.unwrap(), Some(pending.clone()));
+    assert_eq!(db.case(case.id, valpo.id).await.unwrap(), Some((pending.clone(), Access::Owner)));
 
     assert_eq!(db.cases(valpo.id, None, 10).await.unwrap(), vec![pending.clone()]);
     assert_eq!(db.cases(valpo.id, Some(CaseStatus::New), 10).await.unwrap(), vec![]);
@@ -801,4 +812,277 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 2).await.unwrap();
     assert_eq!(jobs.len(), 2, "a batch holds at most its limit");
     assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "other").await.unwrap(), 0);
+}
+
+/// A case of `institution` made of `posts`, due at the given times.
+fn inbox_case(
+    institution: townhall_core::InstitutionId,
+    posts: Vec<PostId>,
+    first_response_due: Option<DateTime<Utc>>,
+) -> NewCase {
+    NewCase {
+        institution_id: institution,
+        contact_id: None,
+        subject: "Agua cortada".into(),
+        platform: Some(Platform::Mastodon),
+        priority: Priority::High,
+        team_id: None,
+        assignee: None,
+        tags: vec!["agua".into()],
+        first_response_due,
+        resolution_due: None,
+        post_ids: posts,
+    }
+}
+
+pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let region = db.create_institution(&institution("region"), &Actor::cli()).await.unwrap();
+    let stranger = db.create_institution(&institution("stranger"), &Actor::cli()).await.unwrap();
+    let team = db.create_team(muni.id, "Agua", &Actor::cli()).await.unwrap();
+    let user = |email: &str, role, institution| NewUser {
+        institution_id: institution,
+        email: email.into(),
+        name: email.into(),
+        role,
+        team_id: Some(team.id),
+        password_hash: None,
+    };
+    let ana = db.create_user(&user("ana@muni.cl", Role::Agent, muni.id), &Actor::cli()).await.unwrap();
+    let rita = db.create_user(&user("rita@region.cl", Role::Agent, region.id), &Actor::cli()).await.unwrap();
+    let p1 = db.ingest_post(&post("1", "Sin agua en Cerro Alegre")).await.unwrap().post_id();
+    let p2 = db.ingest_post(&post("2", "¿Cuándo vuelve el agua?")).await.unwrap().post_id();
+    let p3 = db.ingest_post(&post("3", "Basura en la plaza")).await.unwrap().post_id();
+    let p4 = db.ingest_post(&post("4", "Otra cosa")).await.unwrap().post_id();
+    let now = Utc::now();
+    let late = inbox_case(muni.id, vec![p1], Some(now - chrono::Duration::minutes(5)));
+    let late = db.create_case(&late, &Actor::cli()).await.unwrap();
+    let soon = inbox_case(muni.id, vec![p2], Some(now + chrono::Duration::minutes(30)));
+    let soon = db.create_case(&soon, &Actor::cli()).await.unwrap();
+    let calm = db.create_case(&inbox_case(muni.id, vec![p3, p4], None), &Actor::cli()).await.unwrap();
+    assert_eq!(late.tags, ["agua"]);
+
+    // The listing: filters, text search and a cursor.
+    let ids = |cases: Vec<townhall_core::Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let list = |query: CaseQuery| {
+        let db = db.clone();
+        async move { ids(db.list_cases(&query, now).await.unwrap()) }
+    };
+    assert_eq!(list(CaseQuery::new(muni.id)).await, [calm.id, soon.id, late.id]);
+    assert_eq!(list(CaseQuery { limit: 2, ..CaseQuery::new(muni.id) }).await, [calm.id, soon.id]);
+    assert_eq!(list(CaseQuery { before: Some(soon.id), ..CaseQuery::new(muni.id) }).await, [late.id]);
+    let by_deadline = |state| CaseQuery { deadline: Some(state), ..CaseQuery::new(muni.id) };
+    assert_eq!(list(by_deadline(DeadlineState::Breached)).await, [late.id]);
+    assert_eq!(list(by_deadline(DeadlineState::DueSoon)).await, [soon.id]);
+    assert_eq!(list(by_deadline(DeadlineState::OnTime)).await, [calm.id]);
+    let text = SearchQuery::parse("agua cerro").unwrap();
+    assert_eq!(list(CaseQuery { text: Some(text), ..CaseQuery::new(muni.id) }).await, [late.id]);
+    assert!(list(CaseQuery::new(stranger.id)).await.is_empty());
+
+    // Breaches are flagged once, with an audit event, and listed.
+    let flagged = db.flag_breaches(now).await.unwrap();
+    assert_eq!(
+        flagged.iter().map(|b| (b.case_id, b.kind)).collect::<Vec<_>>(),
+        [(late.id, DeadlineKind::FirstResponse)]
+    );
+    assert!(db.flag_breaches(now).await.unwrap().is_empty(), "flagged once");
+    assert_eq!(db.breaches(muni.id, 10).await.unwrap().len(), 1);
+    assert!(db.breaches(stranger.id, 10).await.unwrap().is_empty());
+    assert!(audit_actions(&db).await.contains(&"case.deadline_breached".to_owned()));
+
+    // A referral moves ownership; the referrer keeps read access and nobody else sees it.
+    let refer = CaseAction::Refer {
+        to: region.id,
+        reason: "La región opera el agua potable".into(),
+        first_response_due: Some(now + chrono::Duration::hours(4)),
+        resolution_due: None,
+    };
+    let (referred, events) = transition(&soon, &refer, now).unwrap();
+    db.save_case_transition(&soon, &referred, &refer, &events, &Actor::User(ana.id), None).await.unwrap();
+    assert_eq!(db.case(soon.id, region.id).await.unwrap().map(|(_, a)| a), Some(Access::Owner));
+    assert_eq!(
+        db.case(soon.id, muni.id).await.unwrap().map(|(c, a)| (c.institution_id, a)),
+        Some((region.id, Access::Referrer))
+    );
+    assert_eq!(db.case(soon.id, stranger.id).await.unwrap(), None);
+    assert_eq!(db.owned_case(soon.id, muni.id).await.unwrap_err().code(), "store.not_found");
+    assert_eq!(db.case_posts(soon.id, muni.id).await.unwrap().len(), 1, "the referrer reads the thread");
+    assert_eq!(list(CaseQuery { referred_away: true, ..CaseQuery::new(muni.id) }).await, [soon.id]);
+    assert_eq!(list(CaseQuery::new(region.id)).await, [soon.id]);
+    let chain = db.referrals(soon.id).await.unwrap();
+    assert_eq!((chain.len(), chain[0].from, chain[0].to, chain[0].user_id), (1, muni.id, region.id, Some(ana.id)));
+
+    // Notes stay with the institution that wrote them.
+    db.add_note(&referred, region.id, rita.id, "Llamar a Esval @ana", &[], &Actor::User(rita.id)).await.unwrap();
+    assert_eq!(db.notes(soon.id, region.id).await.unwrap()[0].body, "Llamar a Esval @ana");
+    assert!(db.notes(soon.id, muni.id).await.unwrap().is_empty());
+    assert!(db.add_note(&referred, region.id, rita.id, "  ", &[], &Actor::cli()).await.is_err());
+
+    // Threads: a post continuing a case's conversation finds it; a closed case is not continued.
+    assert_eq!(db.case_in_thread(Platform::Mastodon, &["9", "3"]).await.unwrap(), Some(calm.id));
+    assert_eq!(db.case_of_post(p4).await.unwrap(), Some(calm.id));
+    let p5 = db.ingest_post(&post("5", "Sigue la basura")).await.unwrap().post_id();
+    let calm = db.add_post_to_case(&calm, p5, &Actor::cli()).await.unwrap();
+    assert_eq!(db.case_posts(calm.id, muni.id).await.unwrap().len(), 3);
+
+    // Split and merge.
+    let split = db.split_case(&calm, &[p5], &Actor::User(ana.id)).await.unwrap();
+    assert_eq!(db.case_posts(split.id, muni.id).await.unwrap().len(), 1);
+    assert!(db.split_case(&db.owned_case(calm.id, muni.id).await.unwrap(), &[p3, p4], &Actor::cli()).await.is_err());
+    let calm = db.owned_case(calm.id, muni.id).await.unwrap();
+    let merged = db.merge_cases(&calm, &split, &Actor::User(ana.id)).await.unwrap();
+    assert_eq!(db.case_posts(merged.id, muni.id).await.unwrap().len(), 3);
+    let closed = db.owned_case(split.id, muni.id).await.unwrap();
+    assert_eq!((closed.status, closed.close_reason), (CaseStatus::Closed, Some(townhall_core::CloseReason::Duplicate)));
+    assert_eq!(db.case_in_thread(Platform::Mastodon, &["5"]).await.unwrap(), Some(calm.id));
+
+    // Ratings: once per case.
+    assert!(db.record_rating(&merged, 4, Some(p5), &Actor::cli()).await.unwrap());
+    assert!(!db.record_rating(&merged, 1, None, &Actor::cli()).await.unwrap());
+    assert_eq!(db.rating(merged.id).await.unwrap().map(|r| r.score), Some(4));
+    assert!(db.record_rating(&merged, 6, None, &Actor::cli()).await.is_err());
+
+    // Agent load counts open cases.
+    let (assigned, events) =
+        transition(&merged, &CaseAction::Assign { team: Some(team.id), assignee: Some(ana.id) }, now).unwrap();
+    let assign = CaseAction::Assign { team: Some(team.id), assignee: Some(ana.id) };
+    db.save_case_transition(&merged, &assigned, &assign, &events, &Actor::cli(), None).await.unwrap();
+    let loads = db.agent_loads(muni.id, team.id).await.unwrap();
+    assert_eq!(loads.iter().map(|l| (l.user, l.open_cases)).collect::<Vec<_>>(), [(ana.id, 1)]);
+}
+
+pub async fn the_outbox_and_inbox_configuration(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let account = mastodon_account(&db, muni.id).await;
+    let lead = NewUser {
+        institution_id: muni.id,
+        email: "lead@muni.cl".into(),
+        name: "Lead".into(),
+        role: Role::Lead,
+        team_id: None,
+        password_hash: None,
+    };
+    let lead = db.create_user(&lead, &Actor::cli()).await.unwrap();
+    let p1 = db.ingest_post(&post("1", "¿Hay agua mañana?")).await.unwrap().post_id();
+    let case = db.create_case(&inbox_case(muni.id, vec![p1], None), &Actor::cli()).await.unwrap();
+    let reply = |key: &str, needs_approval| NewReply {
+        case_id: case.id,
+        institution_id: muni.id,
+        user_id: Some(lead.id),
+        kind: ReplyKind::Answer,
+        post_id: p1,
+        platform: Platform::Mastodon,
+        account_id: Some(account.id),
+        body: "Sí, desde las 8:00.".into(),
+        needs_approval,
+        idempotency_key: key.into(),
+        send_at: None,
+    };
+
+    // One reply per idempotency key, with one delivery job.
+    let queued = db.queue_reply(&reply("k1", false), &Actor::User(lead.id)).await.unwrap();
+    let again = db.queue_reply(&reply("k1", false), &Actor::User(lead.id)).await.unwrap();
+    assert_eq!((queued.id, queued.status), (again.id, ReplyStatus::Queued));
+    let jobs = db.claim_jobs("w", &[SEND_REPLY_JOB], Duration::from_secs(60), Utc::now(), 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].payload["reply_id"], queued.id.0);
+
+    // Sent: the platform's id is kept and the case's first response is recorded with it.
+    let (responded, events) = transition(&case, &CaseAction::Respond, Utc::now()).unwrap();
+    db.reply_sent(&queued, "109", Some("https://mastodon.cl/@valpo/109"), 1, Some((&case, &responded, &events)))
+        .await
+        .unwrap();
+    let stored = db.case(case.id, muni.id).await.unwrap().unwrap().0;
+    assert_eq!((stored.status, stored.version), (CaseStatus::Pending, 2));
+    assert!(stored.first_response_at.is_some());
+    assert!(db.reply_sent(&queued, "110", None, 2, None).await.is_err(), "a sent reply is sent once");
+    assert_eq!(db.reply_by_external_id(Platform::Mastodon, "109").await.unwrap().map(|r| r.id), Some(queued.id));
+    assert_eq!(db.case_in_thread(Platform::Mastodon, &["109"]).await.unwrap(), Some(case.id));
+
+    // Approval, failure and retry.
+    let held = db.queue_reply(&reply("k2", true), &Actor::User(lead.id)).await.unwrap();
+    assert_eq!(held.status, ReplyStatus::AwaitingApproval);
+    assert!(db.approve_reply(held.id, other.id, lead.id).await.is_err(), "only its institution approves");
+    let approved = db.approve_reply(held.id, muni.id, lead.id).await.unwrap();
+    assert_eq!((approved.status, approved.approved_by), (ReplyStatus::Queued, Some(lead.id)));
+    db.reply_failed(&approved, 1, "deliver.unavailable", "503", false).await.unwrap();
+    assert_eq!(db.reply(held.id).await.unwrap().unwrap().status, ReplyStatus::Queued);
+    db.reply_failed(&approved, 8, "deliver.rejected", "422 too long", true).await.unwrap();
+    let failed = db.reply(held.id).await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.error_code.as_deref()), (ReplyStatus::Failed, Some("deliver.rejected")));
+    assert_eq!(db.retry_reply(held.id, muni.id, &Actor::User(lead.id)).await.unwrap().status, ReplyStatus::Queued);
+    assert_eq!(db.replies(case.id).await.unwrap().len(), 2);
+
+    // Rules, deadline policies, settings, canned answers and credentials: scoped and audited.
+    let rule: Rule = serde_json::from_value(serde_json::json!({
+        "name": "Agua", "position": 1,
+        "conditions": [{ "field": "keywords", "any_of": ["agua"] }],
+        "actions": [{ "action": "set_priority", "priority": "high" }]
+    }))
+    .unwrap();
+    let saved = db.save_rule(muni.id, &rule, &Actor::cli()).await.unwrap();
+    let renamed = Rule { name: "Agua potable".into(), ..saved.clone() };
+    assert_eq!(db.save_rule(muni.id, &renamed, &Actor::cli()).await.unwrap().id, saved.id);
+    assert_eq!(db.rules(muni.id).await.unwrap()[0].name, "Agua potable");
+    assert!(db.save_rule(other.id, &saved, &Actor::cli()).await.is_err(), "another institution's rule");
+    assert!(db.delete_rule(other.id, saved.id, &Actor::cli()).await.is_err());
+    db.delete_rule(muni.id, saved.id, &Actor::cli()).await.unwrap();
+    assert!(db.rules(muni.id).await.unwrap().is_empty());
+
+    let policy: DeadlinePolicy = serde_json::from_value(serde_json::json!({
+        "priority": "high", "platform": "mastodon", "first_response_secs": 3600, "resolution_secs": 86400
+    }))
+    .unwrap();
+    let everywhere = DeadlinePolicy { platform: None, ..policy.clone() };
+    db.set_deadline_policies(muni.id, &[policy.clone(), everywhere.clone()], &Actor::cli()).await.unwrap();
+    let mut stored = db.deadline_policies(muni.id).await.unwrap();
+    stored.sort_by_key(|p| p.platform.is_none());
+    assert_eq!(stored, [policy, everywhere]);
+    assert!(db.deadline_policies(other.id).await.unwrap().is_empty());
+
+    assert_eq!(db.inbox_settings(muni.id).await.unwrap(), InboxSettings::default());
+    let settings = InboxSettings {
+        satisfaction_delay_secs: Some(1),
+        approval_roles: vec![Role::Agent],
+        ..InboxSettings::default()
+    };
+    db.set_inbox_settings(muni.id, &settings, &Actor::cli()).await.unwrap();
+    assert_eq!(db.inbox_settings(muni.id).await.unwrap(), settings);
+
+    let answer =
+        CannedAnswer { id: 0, name: "gracias".into(), lang: "es".into(), body: "Gracias, {{citizen}}.".into() };
+    let answer = db.create_canned_answer(muni.id, &answer, &Actor::cli()).await.unwrap();
+    assert!(db.create_canned_answer(muni.id, &answer, &Actor::cli()).await.is_err(), "one name per language");
+    assert_eq!(db.canned_answers(muni.id).await.unwrap(), std::slice::from_ref(&answer));
+    assert!(db.delete_canned_answer(other.id, answer.id, &Actor::cli()).await.is_err());
+    db.delete_canned_answer(muni.id, answer.id, &Actor::cli()).await.unwrap();
+
+    let credentials =
+        AccountCredentials { endpoint: "https://mastodon.cl".into(), identifier: None, secret: "s3cret-token".into() };
+    assert!(db.set_account_credentials(other.id, account.id, &credentials, &Actor::cli()).await.is_err());
+    db.set_account_credentials(muni.id, account.id, &credentials, &Actor::cli()).await.unwrap();
+    assert_eq!(db.account_credentials(account.id).await.unwrap(), Some(credentials.clone()));
+    assert!(!format!("{credentials:?}").contains("s3cret"));
+    let audit = db.audit_events(None, AuditEventId(0), 1000).await.unwrap();
+    assert!(
+        audit.iter().all(|e| !format!("{:?}{:?}", e.before, e.after).contains("s3cret")),
+        "no secret in the audit log"
+    );
+    for action in
+        ["reply.queue", "reply.sent", "reply.approve", "reply.failed", "reply.retry", "rule.update", "rule.delete"]
+    {
+        assert!(audit.iter().any(|e| e.action == action), "{action} audited");
+    }
+
+    // Sessions: found by the SHA-256 of their cookie until they expire or end.
+    let token = [7u8; 32];
+    db.create_session(lead.id, &token, "csrf", Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(
+        db.session_user(&token, Utc::now()).await.unwrap().map(|(u, c)| (u.id, c)),
+        Some((lead.id, "csrf".into()))
+    );
+    assert_eq!(db.session_user(&token, Utc::now() + chrono::Duration::hours(2)).await.unwrap(), None);
+    db.delete_session(&token).await.unwrap();
+    assert_eq!(db.session_user(&token, Utc::now()).await.unwrap(), None);
 }
