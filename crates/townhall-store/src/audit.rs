@@ -52,6 +52,22 @@ impl Db {
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
 
+    /// The audit trail of one object (a case, a reply), oldest first, at most `limit`.
+    pub async fn audit_trail(&self, object_kind: &str, object_id: &str, limit: i64) -> Result<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, at, institution_id, actor, action, object_kind, object_id, before, after, origin \
+                 FROM audit_events WHERE object_kind = $1 AND object_id = $2 ORDER BY id LIMIT $3",
+            )
+            .bind(object_kind)
+            .bind(object_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
     /// Every audit event, oldest first, one row at a time (for exports of any size).
     pub fn stream_audit(&self) -> BoxStream<'_, Result<AuditEvent>> {
         on_pool!(self, |pool| {

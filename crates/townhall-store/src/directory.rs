@@ -6,8 +6,8 @@ use serde_json::json;
 use townhall_core::institution::validate_slug;
 use townhall_core::user::normalize_email;
 use townhall_core::{
-    Account, Actor, Institution, InstitutionId, NewAuditEvent, NewInstitution, Platform, Role, Team, TeamId, User,
-    UserId,
+    Account, AccountId, Actor, Contact, ContactId, Institution, InstitutionId, NewAuditEvent, NewInstitution, Platform,
+    Role, Team, TeamId, User, UserId,
 };
 
 use crate::audit::insert_audit;
@@ -29,6 +29,33 @@ pub struct NewUser {
     pub team_id: Option<TeamId>,
     /// An argon2 PHC string, or `None` for a user who signs in by token only.
     pub password_hash: Option<String>,
+}
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    /// New role.
+    pub role: Option<Role>,
+    /// New team (`Some(None)` removes it).
+    #[serde(default, with = "double_option")]
+    pub team_id: Option<Option<TeamId>>,
+    /// Whether routing may give them cases.
+    pub available: Option<bool>,
+    /// New cap (`Some(None)` removes it).
+    #[serde(default, with = "double_option")]
+    pub max_open_cases: Option<Option<i32>>,
+    /// Whether they may sign in.
+    pub active: Option<bool>,
+}
+
+/// Tells a field set to `null` (`Some(None)`) from a field left out (`None`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
 }
 
 /// A platform account to register for an institution.
@@ -195,6 +222,55 @@ impl Db {
         self.user(UserId(id)).await?.ok_or(StoreError::NotFound("user"))
     }
 
+    /// Changes a user of `institution`: role, team, availability, cap, or whether they
+    /// may sign in. Audited before and after; `NotFound` for another institution's user.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        institution: InstitutionId,
+        change: &UserChange,
+        actor: &Actor,
+    ) -> Result<User> {
+        let before =
+            self.user(id).await?.filter(|u| u.institution_id == institution).ok_or(StoreError::NotFound("user"))?;
+        let after = User {
+            role: change.role.unwrap_or(before.role),
+            team_id: change.team_id.unwrap_or(before.team_id),
+            available: change.available.unwrap_or(before.available),
+            max_open_cases: change.max_open_cases.unwrap_or(before.max_open_cases),
+            active: change.active.unwrap_or(before.active),
+            ..before.clone()
+        };
+        if let Some(team) = after.team_id
+            && !self.teams(institution).await?.iter().any(|t| t.id == team)
+        {
+            return Err(StoreError::NotFound("team"));
+        }
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE users SET role = $1, team_id = $2, available = $3, max_open_cases = $4, active = $5 \
+                 WHERE id = $6 AND institution_id = $7",
+            )
+            .bind(after.role.as_str())
+            .bind(after.team_id.map(|t| t.0))
+            .bind(after.available)
+            .bind(after.max_open_cases)
+            .bind(after.active)
+            .bind(id.0)
+            .bind(institution.0)
+            .execute(&mut *tx)
+            .await?;
+            let mut event = audit(Some(institution), actor, "user.update", "user", id.0, json!(after));
+            event.before = Some(json!(before));
+            insert_audit!(tx, now, &event).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(after)
+    }
+
     /// One user by id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
         let row: Option<UserRow> = on_pool!(self, |pool| {
@@ -269,17 +345,30 @@ impl Db {
         })
     }
 
-    /// Revokes a token; a revoked token authenticates no one.
-    pub async fn revoke_api_token(&self, token_id: i64, actor: &Actor) -> Result<()> {
+    /// Revokes a token; a revoked token authenticates no one. `scope` limits it to
+    /// the tokens of one institution, and of one user in it when given (`NotFound`
+    /// otherwise); the operator's console passes `None`.
+    pub async fn revoke_api_token(
+        &self,
+        token_id: i64,
+        scope: Option<(InstitutionId, Option<UserId>)>,
+        actor: &Actor,
+    ) -> Result<()> {
         let now = Utc::now();
+        let institution = scope.map(|(i, _)| i.0);
+        let user = scope.and_then(|(_, u)| u).map(|u| u.0);
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let owner: Option<i64> = sqlx::query_scalar(
                 "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
+                 AND (CAST($3 AS BIGINT) IS NULL OR user_id IN (SELECT id FROM users WHERE institution_id = $3)) \
+                 AND (CAST($4 AS BIGINT) IS NULL OR user_id = $4) \
                  RETURNING (SELECT institution_id FROM users WHERE users.id = api_tokens.user_id)",
             )
             .bind(now)
             .bind(token_id)
+            .bind(institution)
+            .bind(user)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(institution) = owner else { return Err(StoreError::NotFound("active token")) };
@@ -332,13 +421,42 @@ impl Db {
             tx.commit().await?;
             Ok::<_, StoreError>(id)
         })?;
-        let row: AccountRow = on_pool!(self, |pool| {
+        self.account(AccountId(id)).await?.ok_or(StoreError::NotFound("account"))
+    }
+
+    /// One account by id.
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, institution_id, platform, handle, display_name, external_id, official FROM accounts WHERE id = $1")
-                .bind(id)
-                .fetch_one(pool)
+                .bind(id.0)
+                .fetch_optional(pool)
                 .await
         })?;
-        Account::try_from(row)
+        row.map(Account::try_from).transpose()
+    }
+
+    /// One citizen contact by id.
+    pub async fn contact(&self, id: ContactId) -> Result<Option<Contact>> {
+        type Row = (i64, String, String, String, Option<String>, Option<i64>);
+        let row: Option<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, platform, external_id, handle, display_name, same_person_as FROM contacts WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|(id, platform, external_id, handle, display_name, same_person_as)| {
+            Ok(Contact {
+                id: ContactId(id),
+                platform: platform.parse().map_err(|e| StoreError::corrupt_row("platform", e))?,
+                external_id,
+                handle,
+                display_name,
+                same_person_as: same_person_as.map(ContactId),
+            })
+        })
+        .transpose()
     }
 
     /// Accounts, of one institution or all, by platform and handle.

@@ -31,7 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use cases::{Access, Breach, CaseQuery, DeadlineKind, NewCase};
-pub use directory::{NewAccount, NewUser};
+pub use directory::{NewAccount, NewUser, UserChange};
 pub use enrichments::NewEnrichment;
 pub use error::StoreError;
 pub use inbox::AccountCredentials;

@@ -112,7 +112,7 @@ pub async fn run(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Token { command: TokenCommand::Revoke { id } } => {
-            db.revoke_api_token(id, &actor).await?;
+            db.revoke_api_token(id, None, &actor).await?;
             println!("revoked token {id}");
         }
     }
@@ -126,7 +126,11 @@ async fn institution(db: &Db, slug: &str) -> anyhow::Result<Institution> {
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    check_password(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Refuses a password shorter than the minimum.
+pub fn check_password(password: String) -> anyhow::Result<String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
     }

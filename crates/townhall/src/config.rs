@@ -107,6 +107,8 @@ pub struct ServerConfig {
     pub bind: String,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
+    /// Whether the session cookie is sent over HTTPS only.
+    pub secure_cookies: bool,
 }
 
 /// `[log]`
@@ -125,7 +127,7 @@ impl Default for DatabaseConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), max_body_bytes: 1024 * 1024 }
+        Self { bind: "127.0.0.1:8080".into(), max_body_bytes: 1024 * 1024, secure_cookies: true }
     }
 }
 

@@ -8,7 +8,7 @@
 //! to the quarantine file, exactly as it was, with where it was and why; the run goes
 //! on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use townhall_connectors::detect::{self, Layout};
 use townhall_connectors::frame::{BadRecord, Framer, Record};
 use townhall_connectors::{Format, Item, ParseError, generic};
-use townhall_core::{AccountId, NewPost, Platform, PlatformEvent};
+use townhall_core::PlatformEvent;
 use townhall_store::{Db, EventOutcome, IngestOutcome};
 
 /// Items stored per transaction.
@@ -122,7 +122,7 @@ pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSumma
     let inputs = check_inputs(request)?;
     let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = progress_bar(total);
-    let accounts = AccountIndex::load(db).await?;
+    let accounts = crate::attribute::Accounts::load(db).await?;
 
     let (tx, mut rx) = mpsc::channel::<Batch>(4);
     let format = request.format;
@@ -132,11 +132,7 @@ pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSumma
     let mut quarantine = Quarantine::new(request.quarantine.clone());
     let mut done_before = 0u64;
     while let Some(mut batch) = rx.recv().await {
-        for event in &mut batch.events {
-            if let PlatformEvent::Post(post) = event {
-                accounts.resolve(post);
-            }
-        }
+        accounts.attribute(&mut batch.events, None);
         let outcomes = db.apply_events(&batch.events).await.context("storing a batch")?;
         for outcome in outcomes {
             count(&mut summary, outcome);
@@ -331,45 +327,6 @@ fn count(summary: &mut ImportSummary, outcome: EventOutcome) {
     }
 }
 
-/// Finds the institution's account a post was collected for: the account it
-/// mentions (by handle or platform id), or the account that wrote it.
-#[derive(Debug, Default)]
-struct AccountIndex {
-    by_handle: HashMap<(Platform, String), AccountId>,
-}
-
-impl AccountIndex {
-    async fn load(db: &Db) -> anyhow::Result<AccountIndex> {
-        let mut by_handle = HashMap::new();
-        for account in db.accounts(None).await? {
-            by_handle.insert((account.platform, normalize_handle(&account.handle)), account.id);
-            // Some platforms mention by id (Bluesky by DID), not by handle.
-            if let Some(id) = &account.external_id {
-                by_handle.insert((account.platform, normalize_handle(id)), account.id);
-            }
-        }
-        Ok(AccountIndex { by_handle })
-    }
-
-    fn resolve(&self, post: &mut NewPost) {
-        if post.account_id.is_some() || self.by_handle.is_empty() {
-            return;
-        }
-        let author = post.author.as_ref().map(|a| a.handle.as_str());
-        post.account_id = post
-            .entities
-            .mentions
-            .iter()
-            .map(String::as_str)
-            .chain(author)
-            .find_map(|handle| self.by_handle.get(&(post.platform, normalize_handle(handle))).copied());
-    }
-}
-
-fn normalize_handle(handle: &str) -> String {
-    handle.trim().trim_start_matches('@').to_lowercase()
-}
-
 /// The quarantine file: one JSON object a line, opened at the first reject.
 #[derive(Debug)]
 struct Quarantine {
@@ -420,14 +377,4 @@ impl Quarantine {
 /// The default quarantine file for a run starting now.
 pub fn default_quarantine_path(now: chrono::DateTime<chrono::Utc>) -> PathBuf {
     Path::new(&format!("townhall-quarantine-{}.ndjson", now.format("%Y%m%dT%H%M%SZ"))).to_path_buf()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handles_match_whatever_their_spelling() {
-        assert_eq!(normalize_handle(" @MuniValpo@Mastodon.Social"), "munivalpo@mastodon.social");
-    }
 }

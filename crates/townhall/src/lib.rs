@@ -4,14 +4,21 @@
 //! `main.rs` only calls [`main`]; the library form lets integration tests start the
 //! real router.
 
+// The OpenAPI document is written with `serde_json::json!`, which recurses per token.
+#![recursion_limit = "512"]
+
 pub mod admin;
+pub mod attribute;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod demo;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod inbox;
 pub mod listen;
+pub mod outbox;
 pub mod understand;
 
 use std::collections::BTreeMap;
@@ -145,6 +152,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let (stop, shutdown) = listen::Shutdown::new();
             let mut listeners = spawn_listeners(&db, &config, &shutdown);
             listeners.push(tokio::spawn(understand::run(db.clone(), shutdown.clone())));
+            listeners.push(tokio::spawn(outbox::run(db.clone(), shutdown.clone())));
             let result = http::serve(db.clone(), &config).await;
             let _ = stop.send(true);
             for listener in listeners {
@@ -162,7 +170,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let result = match import::run(&db, &request).await {
                 Ok(mut summary) => {
-                    let mut worker = understand::Worker::new(&format!("import:{}", std::process::id()));
+                    let mut worker = understand::Worker::new(&format!("import:{}", std::process::id())).archive_only();
                     understand::drain(&db, &mut worker).await.map(|analysed| {
                         summary.analysed = analysed;
                         summary

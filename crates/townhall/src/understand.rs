@@ -15,6 +15,7 @@ use townhall_analysis::{AccountSignals, Context, Enrichment, Taxonomy, TopicMode
 use townhall_core::{AccountId, InstitutionId, Post, PostId, TagSource, Tags, TopicTag};
 use townhall_store::{Db, NewEnrichment};
 
+use crate::inbox;
 use crate::listen::Shutdown;
 
 /// Jobs claimed per round trip.
@@ -42,6 +43,7 @@ pub struct Worker {
     institutions: HashMap<AccountId, Option<InstitutionId>>,
     institutions_topics: HashMap<InstitutionId, (Instant, Arc<Topics>)>,
     near: Option<NearDuplicates>,
+    file_cases: bool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -61,7 +63,14 @@ impl Worker {
             institutions: HashMap::new(),
             institutions_topics: HashMap::new(),
             near: Some(NearDuplicates::new(NEAR_DUPLICATE_WINDOW)),
+            file_cases: true,
         }
+    }
+
+    /// A worker that tags posts without filing them into the inbox: an imported
+    /// archive is searchable, but its old posts open no cases.
+    pub fn archive_only(self) -> Worker {
+        Worker { file_cases: false, ..self }
     }
 
     /// Analyses one batch of queued posts; returns how many jobs it took. If the
@@ -95,10 +104,10 @@ impl Worker {
         let done: Vec<_> = jobs.iter().map(|j| j.id).collect();
         let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
         // Analysis is CPU work: off the async threads that serve requests.
-        let (near, batch) = tokio::task::spawn_blocking(move || {
+        let (near, batch, work) = tokio::task::spawn_blocking(move || {
             let batch: Vec<NewEnrichment> =
                 work.iter().map(|(post, topics)| enrich(post, topics.as_deref(), &mut near)).collect();
-            (near, batch)
+            (near, batch, work)
         })
         .await
         .context("analysis thread")?;
@@ -108,6 +117,20 @@ impl Worker {
                 db.fail_job(*id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
             }
             return Err(error.into());
+        }
+        if self.file_cases {
+            let arrived: Vec<inbox::Arrived> = work
+                .into_iter()
+                .zip(&batch)
+                .map(|((post, _), enrichment)| inbox::Arrived { post, tags: enrichment.tags.clone() })
+                .collect();
+            if let Err(error) = inbox::file_posts(db, &arrived).await {
+                // Filing is idempotent: the retried jobs analyse and file again.
+                for id in &done {
+                    db.fail_job(*id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
+                }
+                return Err(error.into());
+            }
         }
         db.complete_jobs(&done, &self.name).await?;
         Ok(jobs.len())

@@ -150,9 +150,17 @@ pub async fn teams_users_and_tokens(db: Db) {
     let token_id = db.create_api_token(&ana, "laptop", &token, &Actor::User(ana.id)).await.unwrap();
     assert_eq!(db.user_by_token(&token).await.unwrap(), Some(ana.clone()));
     assert_eq!(db.user_by_token(&[8u8; 32]).await.unwrap(), None);
-    db.revoke_api_token(token_id, &Actor::cli()).await.unwrap();
+    let stranger = db.create_institution(&institution("stranger"), &Actor::cli()).await.unwrap();
+    assert!(
+        matches!(
+            db.revoke_api_token(token_id, Some((stranger.id, None)), &Actor::cli()).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "another institution cannot revoke it"
+    );
+    db.revoke_api_token(token_id, None, &Actor::cli()).await.unwrap();
     assert_eq!(db.user_by_token(&token).await.unwrap(), None, "a revoked token authenticates no one");
-    assert!(matches!(db.revoke_api_token(token_id, &Actor::cli()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(db.revoke_api_token(token_id, None, &Actor::cli()).await, Err(StoreError::NotFound(_))));
 
     let events = db.audit_events(Some(valpo.id), AuditEventId(0), 100).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();

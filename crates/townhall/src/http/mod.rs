@@ -2,6 +2,9 @@
 //! and webhooks, in one axum router. Handlers translate between HTTP and the store
 //! or services; they hold no SQL and no business rule.
 
+pub mod api;
+pub mod auth;
+pub mod openapi;
 mod ui;
 mod webhooks;
 
@@ -27,6 +30,18 @@ pub struct AppState {
     pub db: Db,
     /// Webhook secrets.
     pub webhooks: WebhooksConfig,
+    /// Failed sign-ins, for rate limiting.
+    pub limiter: std::sync::Arc<auth::LoginLimiter>,
+    /// Whether the session cookie is marked `Secure` (HTTPS only; browsers also keep
+    /// it on `http://localhost`).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// The state of a server on `db` with these webhook secrets and secure cookies.
+    pub fn new(db: Db, webhooks: WebhooksConfig) -> AppState {
+        AppState { db, webhooks, limiter: auth::limiter(), secure_cookies: true }
+    }
 }
 
 /// No inline script or style, nothing from other origins, never framed.
@@ -42,6 +57,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/webhooks/x", get(webhooks::x_crc).post(webhooks::x_event))
         .route("/webhooks/meta", get(webhooks::meta_verify).post(webhooks::meta_event))
+        .nest("/api/v1", api::router())
         .fallback(ui::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
@@ -59,7 +75,8 @@ pub async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     println!("Townhall is listening on http://{address}/");
     tracing::info!(%address, backend = ?db.backend(), "serving");
-    let app = router(AppState { db, webhooks: config.webhooks.clone() }, config.server.max_body_bytes);
+    let state = AppState { secure_cookies: config.server.secure_cookies, ..AppState::new(db, config.webhooks.clone()) };
+    let app = router(state, config.server.max_body_bytes).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");
     Ok(())

@@ -142,7 +142,7 @@ async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) ->
         }
     };
     let mut skipped = 0;
-    let events: Vec<PlatformEvent> = items
+    let mut events: Vec<PlatformEvent> = items
         .into_iter()
         .filter_map(|item| match item {
             Item::Event(event) => Some(event),
@@ -152,6 +152,13 @@ async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) ->
             }
         })
         .collect();
+    match crate::attribute::Accounts::load(&state.db).await {
+        Ok(accounts) => accounts.attribute(&mut events, None),
+        Err(error) => {
+            tracing::error!(source, error = %format!("{error:#}"), "cannot read the accounts to attribute a delivery");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+        }
+    }
     match state.db.apply_events(&events).await {
         Ok(outcomes) => axum::Json(json!({ "stored": outcomes.len(), "skipped": skipped })).into_response(),
         Err(store) => unavailable(source, &store),

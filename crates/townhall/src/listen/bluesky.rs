@@ -198,7 +198,7 @@ async fn flush(
     rejects: &mut Vec<(Vec<u8>, townhall_connectors::ParseError)>,
     cursor: &mut Option<i64>,
 ) -> anyhow::Result<()> {
-    store(db, "listen:bluesky", batch, rejects).await?;
+    store(db, "listen:bluesky", batch, rejects, None).await?;
     batch.clear();
     rejects.clear();
     if let Some(cursor) = cursor.take() {

@@ -64,7 +64,8 @@ pub async fn run(db: Db, options: Options, mut shutdown: Shutdown) -> anyhow::Re
         .build()?;
     let mut auth = HeaderValue::from_str(&format!("Bearer {}", options.token.expose())).context("token")?;
     auth.set_sensitive(true);
-    let listener = Listener { db, client, auth, base: options.instance.trim_end_matches('/').to_owned(), cursor_name };
+    let base = options.instance.trim_end_matches('/').to_owned();
+    let listener = Listener { db, client, auth, base, cursor_name, host: host.clone() };
     let mut backoff = Backoff::new(Duration::from_millis(500), options.poll_interval.max(Duration::from_secs(1)));
     let mut recent = RecentStatuses::new(10_000);
     tracing::info!(instance = %host, "listening to Mastodon");
@@ -113,6 +114,8 @@ struct Listener {
     auth: HeaderValue,
     base: String,
     cursor_name: String,
+    /// The instance's host: its local accounts are mentioned without it.
+    host: String,
 }
 
 impl Listener {
@@ -153,7 +156,7 @@ impl Listener {
                 remember_status(recent, raw);
                 collect(mastodon::parse(raw), raw, &mut events, &mut rejects);
             }
-            store(&self.db, "listen:mastodon", &events, &rejects).await?;
+            store(&self.db, "listen:mastodon", &events, &rejects, Some(&self.host)).await?;
             match newest {
                 Some(newest) if Some(&newest) != cursor.as_ref() => {
                     self.db.set_cursor(&self.cursor_name, &newest).await?
@@ -204,7 +207,7 @@ impl Listener {
             "notification" => {
                 remember_status(recent, &data);
                 collect(mastodon::parse(&data), &data, &mut events, &mut rejects);
-                store(&self.db, "listen:mastodon", &events, &rejects).await?;
+                store(&self.db, "listen:mastodon", &events, &rejects, Some(&self.host)).await?;
                 if let Some(id) = notification_id(&data) {
                     let cursor = self.db.cursor(&self.cursor_name).await?;
                     if newer(&id, cursor.as_deref()) {
@@ -215,7 +218,7 @@ impl Listener {
             "update" | "status.update" => {
                 remember(recent, &data);
                 collect(mastodon::parse(&data), &data, &mut events, &mut rejects);
-                store(&self.db, "listen:mastodon", &events, &rejects).await?;
+                store(&self.db, "listen:mastodon", &events, &rejects, Some(&self.host)).await?;
             }
             "delete" => {
                 let id = String::from_utf8_lossy(&data).trim().to_owned();
@@ -226,7 +229,7 @@ impl Listener {
                         at: chrono::Utc::now(),
                         raw: data.clone(),
                     };
-                    store(&self.db, "listen:mastodon", &[deleted], &[]).await?;
+                    store(&self.db, "listen:mastodon", &[deleted], &[], Some(&self.host)).await?;
                 }
             }
             _ => {}

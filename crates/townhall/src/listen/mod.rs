@@ -108,19 +108,25 @@ pub struct Stored {
     pub quarantined: usize,
 }
 
-/// Stores the events of a batch, and quarantines the records that could not be read.
+/// Stores the events of a batch, each new post attributed to the institution's
+/// account it addresses (`home`: the Mastodon instance's host, see
+/// [`Accounts::attribute`](crate::attribute::Accounts::attribute)), and quarantines the
+/// records that could not be read.
 pub async fn store(
     db: &Db,
     source: &str,
     events: &[PlatformEvent],
     rejects: &[(Vec<u8>, townhall_connectors::ParseError)],
+    home: Option<&str>,
 ) -> anyhow::Result<Stored> {
     for (raw, error) in rejects {
         db.quarantine(source, error.code, &error.message, raw).await?;
         tracing::warn!(source, code = error.code, "record quarantined");
     }
     if !events.is_empty() {
-        db.apply_events(events).await?;
+        let mut events = events.to_vec();
+        crate::attribute::Accounts::load(db).await?.attribute(&mut events, home);
+        db.apply_events(&events).await?;
     }
     Ok(Stored { events: events.len(), quarantined: rejects.len() })
 }

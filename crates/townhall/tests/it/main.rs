@@ -2,9 +2,13 @@
 //! Integration tests of the `townhall` binary and its HTTP server: one test binary,
 //! modules by area, each test with its own fresh database.
 
+mod access;
 mod cli;
+mod deliver;
 mod import;
+mod inbox;
 mod listen;
+mod openapi;
 mod pages;
 mod support;
 mod understand;

@@ -201,7 +201,7 @@ impl TestApp {
         let db = Db::open(&DbOptions::new(url)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = router(AppState { db: db.clone(), webhooks }, 1024 * 1024);
+        let app = router(AppState::new(db.clone(), webhooks), 1024 * 1024);
         tokio::spawn(async move { axum::serve(listener, app).await });
         TestApp { address, db, _dir: dir }
     }

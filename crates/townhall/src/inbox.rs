@@ -1,0 +1,585 @@
+//! The shared inbox as a service: what happens when a post arrives (it joins its
+//! conversation's case, opens a routed case, or rates one), and what staff do to
+//! cases (act, reply, refer, note, merge, split). Handlers and workers call these;
+//! the rules are core's (`transition`, `routing`, `deadline`, `canned`) and the SQL is
+//! the store's. Every function checks that the user may do what they ask.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use townhall_core::canned::{self, CannedAnswer};
+use townhall_core::case::{mentioned_names, parse_rating};
+use townhall_core::deadline::{self, Deadlines};
+use townhall_core::reply::{Reply, ReplyKind, ReplyStatus};
+use townhall_core::routing::{self, Arrival};
+use townhall_core::{
+    AccountId, Actor, AuditEvent, Case, CaseAction, CaseId, CaseStatus, InstitutionId, Note, Platform, Post, PostId,
+    Priority, Rating, Referral, Rejected, ReplyId, Role, Tags, User, UserId, transition,
+};
+use townhall_store::{Access, Db, NewCase, NewReply, StoreError};
+
+/// Why an inbox operation was refused; each has a stable code and an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The store failed or refused (not found, conflict, invalid).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The case's state machine refused the action.
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// The user's role or institution does not allow it.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The request is malformed.
+    #[error("{message}")]
+    Invalid {
+        /// Stable code.
+        code: &'static str,
+        /// In words.
+        message: String,
+    },
+    /// Another agent is answering the same case.
+    #[error("{0}")]
+    Collision(String),
+}
+
+impl InboxError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InboxError::Store(error) => error.code(),
+            InboxError::Rejected(rejected) => rejected.code(),
+            InboxError::Forbidden(_) => "auth.forbidden",
+            InboxError::Invalid { code, .. } => code,
+            InboxError::Collision(_) => "reply.collision",
+        }
+    }
+
+    fn invalid(code: &'static str, message: impl Into<String>) -> InboxError {
+        InboxError::Invalid { code, message: message.into() }
+    }
+}
+
+type Result<T, E = InboxError> = std::result::Result<T, E>;
+
+/// A post that was analysed, with its tags: what arrival acts on.
+#[derive(Debug, Clone)]
+pub struct Arrived {
+    /// The post as stored.
+    pub post: Post,
+    /// Its analysis.
+    pub tags: Tags,
+}
+
+/// What became of arrived posts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filed {
+    /// New cases opened.
+    pub opened: usize,
+    /// Posts added to their conversation's case.
+    pub joined: usize,
+    /// Satisfaction answers stored as ratings.
+    pub rated: usize,
+}
+
+/// Acts on analysed posts: a rating answers a satisfaction question, a post that
+/// continues a conversation joins its case, and a post to an institution's account
+/// that needs an answer opens a case routed by the institution's rules. Idempotent:
+/// a post already in a case is left alone.
+pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
+    let mut filed = Filed::default();
+    for Arrived { post, tags } in arrived {
+        if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
+            continue;
+        }
+        if let Some(parent) = post.reply_to.as_deref()
+            && let Some(question) = db.reply_by_external_id(post.platform, parent).await?
+            && question.kind == ReplyKind::Satisfaction
+            && let Some(score) = parse_rating(&post.text)
+            && let Some(case) = db.case_by_id(question.case_id).await?
+        {
+            if db.record_rating(&case, score, Some(post.id), &Actor::System("inbox".into())).await? {
+                filed.rated += 1;
+            }
+            continue;
+        }
+        let keys: Vec<&str> = [post.reply_to.as_deref(), post.conversation.as_deref()].into_iter().flatten().collect();
+        if let Some(id) = db.case_in_thread(post.platform, &keys).await?
+            && let Some(case) = db.case_by_id(id).await?
+        {
+            // A thank-you after the outcome needs nothing; a new question reopens it.
+            let needs_answer = routing::needs_answer(&tags.intent, tags.urgency, tags.spam);
+            if case.status != CaseStatus::Resolved || needs_answer {
+                db.add_post_to_case(&case, post.id, &Actor::System("inbox".into())).await?;
+                filed.joined += 1;
+            }
+            continue;
+        }
+        if !routing::needs_answer(&tags.intent, tags.urgency, tags.spam) {
+            continue;
+        }
+        let Some(account) = post.account_id else { continue };
+        let Some(account) = db.account(account).await? else { continue };
+        open_case(db, account.institution_id, post, tags).await?;
+        filed.opened += 1;
+    }
+    Ok(filed)
+}
+
+/// Opens a case for `post`, routed by the institution's rules, with deadlines from
+/// its policies and calendar, and the acknowledgement a rule asks for.
+async fn open_case(db: &Db, institution: InstitutionId, post: &Post, tags: &Tags) -> Result<Case> {
+    let rules = db.rules(institution).await?;
+    let topics: Vec<String> = tags.topics.iter().map(|t| t.topic.clone()).collect();
+    let author = match post.contact_id {
+        Some(contact) => db.contact(contact).await?.map(|c| c.handle).unwrap_or_default(),
+        None => String::new(),
+    };
+    let arrival = Arrival {
+        platform: post.platform,
+        account: post.account_id,
+        lang: tags.lang.as_deref(),
+        intent: &tags.intent,
+        topics: &topics,
+        urgency: tags.urgency,
+        spam: tags.spam,
+        text: &post.text,
+        author: &author,
+    };
+    let decision = routing::evaluate(&rules, &arrival);
+    let priority = decision.priority.unwrap_or_else(|| routing::default_priority(&tags.intent, tags.urgency));
+    let mut assignee = decision.agent;
+    if assignee.is_none()
+        && let Some(team) = decision.team
+    {
+        assignee = routing::pick_agent(&db.agent_loads(institution, team).await?);
+    }
+    let opened_at = Utc::now();
+    let due = deadlines_for(db, institution, priority, post.platform, opened_at).await?;
+    let actor = match decision.matched.as_slice() {
+        [] => Actor::System("inbox".into()),
+        matched => Actor::System(format!("rules:{}", matched.iter().map(i64::to_string).collect::<Vec<_>>().join(","))),
+    };
+    let new = NewCase {
+        institution_id: institution,
+        contact_id: post.contact_id,
+        subject: post.text.chars().take(120).collect(),
+        platform: Some(post.platform),
+        priority,
+        team_id: decision.team,
+        assignee,
+        tags: decision.tags.clone(),
+        first_response_due: due.first_response_due,
+        resolution_due: due.resolution_due,
+        post_ids: vec![post.id],
+    };
+    let case = db.create_case(&new, &actor).await?;
+    if let Some(answer) = decision.acknowledge {
+        let answers = db.canned_answers(institution).await?;
+        if let Some(answer) = answers.iter().find(|a| a.id == answer) {
+            let body = render_canned(db, answer, &case, None).await?;
+            queue_system_reply(db, &case, ReplyKind::Acknowledgement, &body, "ack", None).await?;
+        }
+    }
+    Ok(case)
+}
+
+async fn deadlines_for(
+    db: &Db,
+    institution: InstitutionId,
+    priority: Priority,
+    platform: Platform,
+    from: DateTime<Utc>,
+) -> Result<Deadlines> {
+    let settings = db.inbox_settings(institution).await?;
+    let policies = db.deadline_policies(institution).await?;
+    Ok(deadline::deadlines(&settings.calendar, deadline::policy_for(&policies, priority, platform), from))
+}
+
+/// Everything about a case its viewer may read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseDetail {
+    /// The case.
+    pub case: Case,
+    /// `owner` or `referrer` (read-only).
+    pub access: &'static str,
+    /// Its posts, oldest first.
+    pub posts: Vec<Post>,
+    /// The replies sent or waiting, oldest first.
+    pub replies: Vec<Reply>,
+    /// The viewer's institution's internal notes.
+    pub notes: Vec<Note>,
+    /// The chain of referrals.
+    pub referrals: Vec<Referral>,
+    /// The citizen's rating, once given.
+    pub rating: Option<Rating>,
+    /// Every change, oldest first.
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A case with its thread, replies, notes, referrals, rating and audit trail.
+pub async fn case_detail(db: &Db, user: &User, id: CaseId) -> Result<CaseDetail> {
+    let (case, access) = db.case(id, user.institution_id).await?.ok_or(StoreError::NotFound("case"))?;
+    Ok(CaseDetail {
+        posts: db.case_posts(id, user.institution_id).await?,
+        replies: db.replies(id).await?,
+        notes: db.notes(id, user.institution_id).await?,
+        referrals: db.referrals(id).await?,
+        rating: db.rating(id).await?,
+        audit: if matches!(user.role, Role::Analyst) {
+            Vec::new()
+        } else {
+            db.audit_trail("case", &id.to_string(), 500).await?
+        },
+        access: match access {
+            Access::Owner => "owner",
+            Access::Referrer => "referrer",
+        },
+        case,
+    })
+}
+
+/// The case `user` may change: their institution owns it and their role works cases.
+async fn workable(db: &Db, user: &User, id: CaseId) -> Result<Case> {
+    if !user.role.can_work_cases() {
+        return Err(InboxError::Forbidden("your role reads cases but does not change them"));
+    }
+    match db.case(id, user.institution_id).await? {
+        Some((case, Access::Owner)) => Ok(case),
+        Some((_, Access::Referrer)) => Err(InboxError::Forbidden("this case was referred to another institution")),
+        None => Err(StoreError::NotFound("case").into()),
+    }
+}
+
+/// Applies a staff action to a case: open, assign, set priority, resolve, close,
+/// reopen. A resolved case tells the citizen the outcome and, later, asks how
+/// satisfied they are.
+pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Result<Case> {
+    let case = workable(db, user, id).await?;
+    match action {
+        CaseAction::Respond | CaseAction::CitizenReplied => {
+            return Err(InboxError::invalid("case.action_not_allowed", "this action happens by itself, not by hand"));
+        }
+        CaseAction::Refer { .. } => {
+            return Err(InboxError::invalid("case.action_not_allowed", "refer a case with its referral request"));
+        }
+        CaseAction::Assign { team, assignee } => {
+            if let Some(team) = team
+                && !db.teams(user.institution_id).await?.iter().any(|t| t.id == *team)
+            {
+                return Err(StoreError::NotFound("team").into());
+            }
+            if let Some(assignee) = assignee {
+                let target = db.user(*assignee).await?.filter(|u| u.institution_id == user.institution_id && u.active);
+                if target.is_none_or(|u| !u.role.can_work_cases()) {
+                    return Err(StoreError::NotFound("agent").into());
+                }
+            }
+        }
+        _ => {}
+    }
+    let (after, events) = transition(&case, action, Utc::now())?;
+    db.save_case_transition(&case, &after, action, &events, &Actor::User(user.id), None).await?;
+    if let CaseAction::Resolve { outcome } = action {
+        close_the_loop(db, &after, outcome).await?;
+    }
+    Ok(after)
+}
+
+/// Tells the citizen the outcome on their channel, then schedules the satisfaction
+/// question after the institution's delay.
+async fn close_the_loop(db: &Db, case: &Case, outcome: &str) -> Result<()> {
+    let lang = case_language(db, case).await?;
+    let round = case.version.to_string();
+    let told = citizen_message(&lang, Message::Outcome { case: case.id, outcome });
+    queue_system_reply(db, case, ReplyKind::Outcome, &told, &format!("outcome:{round}"), None).await?;
+    if let Some(delay) = db.inbox_settings(case.institution_id).await?.satisfaction_delay_secs {
+        let ask = citizen_message(&lang, Message::Satisfaction);
+        let at = Utc::now() + Duration::seconds(i64::from(delay));
+        queue_system_reply(db, case, ReplyKind::Satisfaction, &ask, &format!("satisfaction:{round}"), Some(at)).await?;
+    }
+    Ok(())
+}
+
+/// Hands a case to the institution responsible, under that institution's deadlines,
+/// and tells the citizen who handles it now.
+pub async fn refer(db: &Db, user: &User, id: CaseId, to: InstitutionId, reason: &str) -> Result<Case> {
+    let case = workable(db, user, id).await?;
+    let receiver = db.institution(to).await?.ok_or(StoreError::NotFound("institution"))?;
+    let platform = case.platform.unwrap_or(Platform::Web);
+    let due = deadlines_for(db, to, case.priority, platform, Utc::now()).await?;
+    let action = CaseAction::Refer {
+        to,
+        reason: reason.to_owned(),
+        first_response_due: due.first_response_due,
+        resolution_due: due.resolution_due,
+    };
+    let (after, events) = transition(&case, &action, Utc::now())?;
+    db.save_case_transition(&case, &after, &action, &events, &Actor::User(user.id), None).await?;
+    let lang = case_language(db, &case).await?;
+    let told = citizen_message(&lang, Message::Referred { to: &receiver.name, reason: reason.trim() });
+    // Sent by the referring institution, whose account the citizen wrote to.
+    queue_system_reply(db, &case, ReplyKind::Referral, &told, &format!("referral:{}", after.version), None).await?;
+    Ok(after)
+}
+
+/// What an agent sends: their own text or a canned answer, and an optional key that
+/// makes a retried request store one reply.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// The text.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// A canned answer of the institution, rendered with the case's variables.
+    #[serde(default)]
+    pub canned_answer: Option<i64>,
+    /// Unique per intended reply; a repeat returns the stored reply.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Send even though a colleague is answering too.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// How long a colleague's sent answer makes a new one a collision.
+const COLLISION_WINDOW: Duration = Duration::minutes(10);
+
+/// Writes an agent's reply into the outbox, threaded under the citizen's latest post
+/// on the case's platform. It waits for approval where the institution requires it,
+/// and is refused as a collision while a colleague's answer is pending or just sent.
+pub async fn reply(db: &Db, user: &User, id: CaseId, request: &ReplyRequest) -> Result<Reply> {
+    let case = workable(db, user, id).await?;
+    if case.status == CaseStatus::Closed {
+        return Err(Rejected::NotAllowed { action: "reply to", status: case.status }.into());
+    }
+    let body = match (request.body.as_deref().map(str::trim), request.canned_answer) {
+        (Some(body), None) if !body.is_empty() => body.to_owned(),
+        (None, Some(answer)) => {
+            let answers = db.canned_answers(user.institution_id).await?;
+            let answer = answers.iter().find(|a| a.id == answer).ok_or(StoreError::NotFound("canned answer"))?;
+            render_canned(db, answer, &case, Some(user)).await?
+        }
+        _ => return Err(InboxError::invalid("reply.body_required", "give either a text or a canned answer")),
+    };
+    let key = match &request.idempotency_key {
+        Some(key) if key.is_empty() || key.len() > 200 => {
+            return Err(InboxError::invalid("reply.invalid_key", "an idempotency key has 1 to 200 characters"));
+        }
+        Some(key) => format!("user:{}:{key}", user.id),
+        None => format!("user:{}:{}", user.id, random_key()),
+    };
+    let replies = db.replies(case.id).await?;
+    let now = Utc::now();
+    let colleague = replies.iter().find(|r| {
+        r.kind == ReplyKind::Answer
+            && r.user_id != Some(user.id)
+            && match r.status {
+                ReplyStatus::AwaitingApproval | ReplyStatus::Queued => true,
+                ReplyStatus::Sent => r.sent_at.is_some_and(|at| now - at < COLLISION_WINDOW),
+                ReplyStatus::Failed => false,
+            }
+    });
+    if let Some(other) = colleague
+        && !request.force
+    {
+        let who = match other.user_id {
+            Some(id) => db.user(id).await?.map_or_else(|| "a colleague".to_owned(), |u| u.name),
+            None => "a colleague".to_owned(),
+        };
+        return Err(InboxError::Collision(format!(
+            "{who} is answering this case too (reply {} is {}); send with force to answer anyway",
+            other.id, other.status
+        )));
+    }
+    let (post, account) = reply_target(db, &case).await?;
+    crate::deliver::check_text(post.platform, &body).map_err(|e| InboxError::invalid(e.code, e.message))?;
+    let settings = db.inbox_settings(case.institution_id).await?;
+    let topics = case_topics(db, &case).await?;
+    let new = NewReply {
+        case_id: case.id,
+        institution_id: case.institution_id,
+        user_id: Some(user.id),
+        kind: ReplyKind::Answer,
+        post_id: post.id,
+        platform: post.platform,
+        account_id: account,
+        body,
+        needs_approval: settings.needs_approval(user.role, &topics),
+        idempotency_key: key,
+        send_at: None,
+    };
+    Ok(db.queue_reply(&new, &Actor::User(user.id)).await?)
+}
+
+/// Releases a reply held for approval; only leads and admins approve.
+pub async fn approve(db: &Db, user: &User, id: ReplyId) -> Result<Reply> {
+    if !matches!(user.role, Role::Lead | Role::Admin) {
+        return Err(InboxError::Forbidden("only leads and admins approve replies"));
+    }
+    Ok(db.approve_reply(id, user.institution_id, user.id).await?)
+}
+
+/// Queues a failed reply again, when an agent decides it should go out after all.
+pub async fn retry(db: &Db, user: &User, id: ReplyId) -> Result<Reply> {
+    if !user.role.can_work_cases() {
+        return Err(InboxError::Forbidden("your role reads cases but does not change them"));
+    }
+    Ok(db.retry_reply(id, user.institution_id, &Actor::User(user.id)).await?)
+}
+
+/// Adds an internal note; `@name` mentions colleagues by the part of their login
+/// e-mail before the `@`.
+pub async fn note(db: &Db, user: &User, id: CaseId, body: &str) -> Result<Note> {
+    let case = workable(db, user, id).await?;
+    let names = mentioned_names(body);
+    let mentions: Vec<UserId> = if names.is_empty() {
+        Vec::new()
+    } else {
+        db.users(user.institution_id)
+            .await?
+            .into_iter()
+            .filter(|u| u.email.split('@').next().is_some_and(|local| names.iter().any(|n| n == local)))
+            .map(|u| u.id)
+            .collect()
+    };
+    Ok(db.add_note(&case, user.institution_id, user.id, body, &mentions, &Actor::User(user.id)).await?)
+}
+
+/// Merges case `from` into `into` (the same conversation opened twice).
+pub async fn merge(db: &Db, user: &User, into: CaseId, from: CaseId) -> Result<Case> {
+    let target = workable(db, user, into).await?;
+    let source = workable(db, user, from).await?;
+    Ok(db.merge_cases(&target, &source, &Actor::User(user.id)).await?)
+}
+
+/// Moves some posts of a case into a new case.
+pub async fn split(db: &Db, user: &User, id: CaseId, posts: &[PostId]) -> Result<Case> {
+    let case = workable(db, user, id).await?;
+    Ok(db.split_case(&case, posts, &Actor::User(user.id)).await?)
+}
+
+/// The citizen's latest post on the case, which a reply threads under, and the
+/// account to send from: one of the owner's accounts on that platform that can post,
+/// else the account the citizen wrote to.
+async fn reply_target(db: &Db, case: &Case) -> Result<(Post, Option<AccountId>)> {
+    let posts = db.case_posts(case.id, case.institution_id).await?;
+    let post = posts
+        .into_iter()
+        .filter(|p| p.deleted_at.is_none())
+        .max_by_key(|p| (p.created_at, p.id))
+        .ok_or_else(|| InboxError::invalid("reply.no_post", "the case has no post left to answer"))?;
+    for account in db.accounts(Some(case.institution_id)).await? {
+        if account.platform == post.platform && db.account_credentials(account.id).await?.is_some() {
+            return Ok((post, Some(account.id)));
+        }
+    }
+    let account = post.account_id;
+    Ok((post, account))
+}
+
+/// A message Townhall sends by itself, keyed so that it is stored once per case.
+async fn queue_system_reply(
+    db: &Db,
+    case: &Case,
+    kind: ReplyKind,
+    body: &str,
+    key: &str,
+    send_at: Option<DateTime<Utc>>,
+) -> Result<Option<Reply>> {
+    let Ok((post, account)) = reply_target(db, case).await else { return Ok(None) };
+    let sender = match account {
+        Some(account) => db.account(account).await?.map_or(case.institution_id, |a| a.institution_id),
+        None => case.institution_id,
+    };
+    let new = NewReply {
+        case_id: case.id,
+        institution_id: sender,
+        user_id: None,
+        kind,
+        post_id: post.id,
+        platform: post.platform,
+        account_id: account,
+        body: body.to_owned(),
+        needs_approval: false,
+        idempotency_key: format!("case:{}:{key}", case.id),
+        send_at,
+    };
+    Ok(Some(db.queue_reply(&new, &Actor::System("inbox".into())).await?))
+}
+
+async fn render_canned(db: &Db, answer: &CannedAnswer, case: &Case, agent: Option<&User>) -> Result<String> {
+    let citizen = match case.contact_id {
+        Some(contact) => db.contact(contact).await?.map(|c| c.display_name.unwrap_or(c.handle)),
+        None => None,
+    };
+    let institution = db.institution(case.institution_id).await?.map(|i| i.name);
+    let vars: BTreeMap<&str, String> = BTreeMap::from([
+        ("citizen", citizen.unwrap_or_default()),
+        ("case", case.id.to_string()),
+        ("institution", institution.unwrap_or_default()),
+        ("agent", agent.map(|a| a.name.clone()).unwrap_or_default()),
+        ("outcome", case.outcome.clone().unwrap_or_default()),
+    ]);
+    canned::render(&answer.body, &vars).map_err(|e| InboxError::invalid(e.code(), e.to_string()))
+}
+
+async fn case_topics(db: &Db, case: &Case) -> Result<Vec<String>> {
+    let mut topics = Vec::new();
+    for post in db.case_posts(case.id, case.institution_id).await? {
+        if let Some((tags, _)) = db.enrichment(post.id).await? {
+            topics.extend(tags.topics.into_iter().map(|t| t.topic));
+        }
+    }
+    topics.sort();
+    topics.dedup();
+    Ok(topics)
+}
+
+/// The language of the case's first analysed post, for messages to the citizen.
+async fn case_language(db: &Db, case: &Case) -> Result<String> {
+    for post in db.case_posts(case.id, case.institution_id).await? {
+        if let Some((tags, _)) = db.enrichment(post.id).await?
+            && let Some(lang) = tags.lang
+        {
+            return Ok(lang);
+        }
+    }
+    Ok("es".to_owned())
+}
+
+/// What Townhall tells a citizen by itself.
+enum Message<'a> {
+    Outcome { case: CaseId, outcome: &'a str },
+    Satisfaction,
+    Referred { to: &'a str, reason: &'a str },
+}
+
+/// The citizen's message in their language: Spanish, or English for every language
+/// without a translation yet.
+fn citizen_message(lang: &str, message: Message) -> String {
+    let spanish = lang == "es";
+    match (message, spanish) {
+        (Message::Outcome { case, outcome }, true) => format!("Su caso {case} está resuelto: {outcome}"),
+        (Message::Outcome { case, outcome }, false) => format!("Your case {case} is resolved: {outcome}"),
+        (Message::Satisfaction, true) => {
+            "¿Cómo evalúa la atención que recibió? Responda con un número del 1 (mala) al 5 (muy buena).".to_owned()
+        }
+        (Message::Satisfaction, false) => {
+            "How satisfied are you with how we handled this? Reply with a number from 1 (poor) to 5 (very good)."
+                .to_owned()
+        }
+        (Message::Referred { to, reason }, true) => {
+            format!("Derivamos su mensaje a {to}, que es responsable: {reason}")
+        }
+        (Message::Referred { to, reason }, false) => {
+            format!("We referred your message to {to}, which is responsible: {reason}")
+        }
+    }
+}
+
+fn random_key() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
