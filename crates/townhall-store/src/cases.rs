@@ -472,9 +472,33 @@ impl Db {
         Ok(id.map(CaseId))
     }
 
+    /// Records other ids the platform knows posts by (see `post_aliases`); an alias
+    /// already recorded keeps its post.
+    pub async fn add_post_aliases(&self, aliases: &[(Platform, String, PostId)]) -> Result<()> {
+        if aliases.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            for (platform, alias, post) in aliases {
+                sqlx::query(
+                    "INSERT INTO post_aliases (platform, alias, post_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (platform, alias) DO NOTHING",
+                )
+                .bind(platform.as_str())
+                .bind(alias)
+                .bind(post.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// The case, not closed, of the conversation a new post continues: the case holding
-    /// a post whose platform id is one of `keys` (the parent, the thread's root), or
-    /// the case a reply with one of those ids was sent from.
+    /// a post whose platform id or alias is one of `keys` (the parent, the thread's
+    /// root), or the case a reply with one of those ids was sent from.
     pub async fn case_in_thread(&self, platform: Platform, keys: &[&str]) -> Result<Option<CaseId>> {
         let mut found = None;
         for key in keys {
@@ -483,6 +507,8 @@ impl Db {
                     "SELECT c.id FROM cases c WHERE c.status <> 'closed' AND c.id IN ( \
                      SELECT cp.case_id FROM case_posts cp JOIN posts p ON p.id = cp.post_id \
                      WHERE p.platform = $1 AND p.external_id = $2 \
+                     UNION SELECT cp.case_id FROM case_posts cp JOIN post_aliases a ON a.post_id = cp.post_id \
+                     WHERE a.platform = $1 AND a.alias = $2 \
                      UNION SELECT r.case_id FROM replies r WHERE r.platform = $1 AND r.external_id = $2) \
                      ORDER BY c.id DESC LIMIT 1",
                 )

@@ -88,7 +88,21 @@ pub struct Filed {
 /// a post already in a case is left alone.
 pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
     let mut filed = Filed::default();
-    for Arrived { post, tags } in arrived {
+    // Mastodon replies name their parent by the instance's local id, not the URI the
+    // parent is stored under: remember it, so the reply finds the parent's case.
+    let aliases: Vec<(Platform, String, PostId)> = arrived
+        .iter()
+        .filter(|a| a.post.platform == Platform::Mastodon)
+        .filter_map(|a| {
+            let local = crate::deliver::mastodon::stored_id(&a.post.raw, &a.post.external_id)?;
+            (local != a.post.external_id).then_some((Platform::Mastodon, local, a.post.id))
+        })
+        .collect();
+    db.add_post_aliases(&aliases).await?;
+    // Oldest first, so a parent opens its case before its reply in the same batch.
+    let mut order: Vec<&Arrived> = arrived.iter().collect();
+    order.sort_by_key(|a| (a.post.created_at, a.post.id));
+    for Arrived { post, tags } in order {
         if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
             continue;
         }

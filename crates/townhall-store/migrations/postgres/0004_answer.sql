@@ -12,6 +12,15 @@ CREATE INDEX cases_contact ON cases (contact_id, opened_at);
 ALTER TABLE users ADD COLUMN available BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE users ADD COLUMN max_open_cases INTEGER;
 
+-- Other ids a platform knows a post by: on Mastodon, the local id of the instance it
+-- came from, which replies name as their parent (posts are keyed by URI).
+CREATE TABLE post_aliases (
+    platform TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    post_id BIGINT NOT NULL REFERENCES posts (id),
+    PRIMARY KEY (platform, alias)
+);
+
 -- Every hand-over of a case to another institution, in order: the chain of referrals.
 -- The referring institution keeps read access through these rows.
 CREATE TABLE case_referrals (

@@ -16,7 +16,7 @@ use townhall_core::{
 };
 use townhall_store::{
     Access, AccountCredentials, CaseQuery, Db, DeadlineKind, EventOutcome, IngestOutcome, NewAccount, NewCase,
-    NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError,
+    NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError, UserChange,
 };
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -929,6 +929,11 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     // Threads: a post continuing a case's conversation finds it; a closed case is not continued.
     assert_eq!(db.case_in_thread(Platform::Mastodon, &["9", "3"]).await.unwrap(), Some(calm.id));
     assert_eq!(db.case_of_post(p4).await.unwrap(), Some(calm.id));
+    db.add_post_aliases(&[(Platform::Mastodon, "local-4".into(), p4), (Platform::Mastodon, "local-4".into(), p1)])
+        .await
+        .unwrap();
+    assert_eq!(db.case_in_thread(Platform::Mastodon, &["local-4"]).await.unwrap(), Some(calm.id), "found by alias");
+    assert_eq!(db.case_in_thread(Platform::X, &["local-4"]).await.unwrap(), None, "aliases are per platform");
     let p5 = db.ingest_post(&post("5", "Sigue la basura")).await.unwrap().post_id();
     let calm = db.add_post_to_case(&calm, p5, &Actor::cli()).await.unwrap();
     assert_eq!(db.case_posts(calm.id, muni.id).await.unwrap().len(), 3);
@@ -1082,6 +1087,24 @@ pub async fn the_outbox_and_inbox_configuration(db: Db) {
     {
         assert!(audit.iter().any(|e| e.action == action), "{action} audited");
     }
+
+    // Users: changed within their institution only, audited before and after.
+    let change = UserChange { available: Some(false), max_open_cases: Some(Some(5)), ..UserChange::default() };
+    assert!(db.update_user(lead.id, other.id, &change, &Actor::cli()).await.is_err(), "another institution's user");
+    let changed = db.update_user(lead.id, muni.id, &change, &Actor::cli()).await.unwrap();
+    assert_eq!((changed.available, changed.max_open_cases, changed.role), (false, Some(5), Role::Lead));
+    assert_eq!(db.user(lead.id).await.unwrap(), Some(changed));
+    let updated = db.audit_trail("user", &lead.id.to_string(), 10).await.unwrap();
+    assert_eq!(updated.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["user.create", "user.update"]);
+    assert_eq!(updated[1].before.as_ref().unwrap()["available"], true);
+    let trail = db.audit_trail("case", &case.id.to_string(), 10).await.unwrap();
+    assert_eq!(trail.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["case.create", "case.respond"]);
+
+    // Accounts and contacts by id.
+    assert_eq!(db.account(account.id).await.unwrap(), Some(account.clone()));
+    let post = db.post(p1).await.unwrap().unwrap();
+    let contact = db.contact(post.contact_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!((contact.handle.as_str(), contact.platform), ("@ana@mastodon.social", Platform::Mastodon));
 
     // Sessions: found by the SHA-256 of their cookie until they expire or end.
     let token = [7u8; 32];

@@ -158,8 +158,9 @@ fn visibility(status: &Status) -> &'static str {
     }
 }
 
-/// The local id of the status keyed `external_id` in a stored payload.
-fn stored_id(raw: &[u8], external_id: &str) -> Option<String> {
+/// The local id of the status keyed `external_id` in a stored payload: the id the
+/// instance that served it uses, which its replies name as `in_reply_to_id`.
+pub(crate) fn stored_id(raw: &[u8], external_id: &str) -> Option<String> {
     let value: Value = serde_json::from_slice(raw).ok()?;
     find(&value, external_id, 0)
 }

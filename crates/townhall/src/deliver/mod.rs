@@ -24,7 +24,7 @@
 
 mod bluesky;
 mod facebook;
-mod mastodon;
+pub(crate) mod mastodon;
 mod x;
 
 use std::time::Duration;

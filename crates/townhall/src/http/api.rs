@@ -222,7 +222,7 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/inbox-settings", Staff, "Business calendar, satisfaction question and approvals", None, "InboxSettings"),
     route!("PUT" "/inbox-settings", Admins, "Replace the inbox settings", Some("InboxSettings"), "InboxSettings"),
     route!("GET" "/canned-answers", Staff, "Canned answers", None, "CannedAnswers"),
-    route!("POST" "/canned-answers", Admins, "Add a canned answer", Some("CannedAnswer"), "CannedAnswer"),
+    route!("POST" "/canned-answers", Admins, "Add a canned answer", Some("CannedAnswerRequest"), "CannedAnswer"),
     route!("DELETE" "/canned-answers/{id}", Admins, "Delete a canned answer", None, "Empty"),
     route!("GET" "/accounts", Staff, "The institution's platform accounts", None, "Accounts"),
     route!("PUT" "/accounts/{id}/credentials", Admins, "Set how Townhall replies as an account (write-only)", Some("Credentials"), "Empty"),
@@ -676,12 +676,30 @@ async fn canned_answers(State(state): State<AppState>, staff: Staff) -> ApiResul
     ok(state.db.canned_answers(staff.0.institution_id).await?)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CannedAnswerRequest {
+    name: String,
+    lang: String,
+    body: String,
+}
+
 async fn create_canned_answer(
     State(state): State<AppState>,
     staff: Staff,
-    Body(answer): Body<CannedAnswer>,
+    Body(request): Body<CannedAnswerRequest>,
 ) -> ApiResult {
     guard(&staff, "POST", "/canned-answers")?;
+    let sizes = (request.name.trim().chars().count(), request.lang.len(), request.body.trim().chars().count());
+    let lang_ok = request.lang.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+    if !(1..=100).contains(&sizes.0) || !(2..=8).contains(&sizes.1) || !lang_ok || !(1..=5000).contains(&sizes.2) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "canned.invalid",
+            "a canned answer has a name (1-100 characters), a language code (e.g. es) and a text (1-5,000)",
+        ));
+    }
+    let answer = CannedAnswer { id: 0, name: request.name.trim().to_owned(), lang: request.lang, body: request.body };
     answer.validate().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
     created(state.db.create_canned_answer(staff.0.institution_id, &answer, &Actor::User(staff.0.id)).await?)
 }

@@ -237,7 +237,8 @@ fn schemas() -> Value {
             "satisfaction_delay_secs": maybe(&id), "approval_topics": { "type": "array", "items": text },
             "approval_roles": { "type": "array", "items": role },
         })),
-        "CannedAnswer": object(&["name", "lang", "body"], json!({ "id": id, "name": text, "lang": text, "body": text })),
+        "CannedAnswer": object(&["id", "name", "lang", "body"], json!({ "id": id, "name": text, "lang": text, "body": text })),
+        "CannedAnswerRequest": object(&["name", "lang", "body"], json!({ "name": text, "lang": text, "body": text })),
         "CannedAnswers": list("CannedAnswer"),
         "Account": object(&["id", "institution_id", "platform", "handle"], json!({
             "id": id, "institution_id": id, "platform": text, "handle": text, "display_name": text,

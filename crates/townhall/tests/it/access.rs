@@ -295,10 +295,9 @@ impl World {
                 Some(json!([{ "priority": "high", "first_response_secs": 3600, "resolution_secs": 86400 }])),
             ),
             ("PUT", "/inbox-settings") => (path.into(), Some(json!({ "satisfaction_delay_secs": 60 }))),
-            ("POST", "/canned-answers") => (
-                path.into(),
-                Some(json!({ "id": 0, "name": format!("a{n}"), "lang": "es", "body": "Gracias, {{citizen}}" })),
-            ),
+            ("POST", "/canned-answers") => {
+                (path.into(), Some(json!({ "name": format!("a{n}"), "lang": "es", "body": "Gracias, {{citizen}}" })))
+            }
             ("DELETE", "/canned-answers/{id}") => {
                 let answer =
                     CannedAnswer { id: 0, name: format!("c{n} {CANARY}"), lang: "es".into(), body: "Hola".into() };

@@ -574,3 +574,144 @@ async fn a_day_in_the_inbox_on_postgres() {
     a_day_in_the_inbox(&scratch.url).await;
     scratch.drop_database().await;
 }
+
+/// A fake Mastodon that refuses replies until told otherwise.
+async fn refusing(
+    State(state): State<(SharedInstance, Arc<Mutex<bool>>)>,
+    headers: HeaderMap,
+    form: axum::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    if *state.1.lock().unwrap() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "error": "Validation failed: Text too long" })))
+            .into_response();
+    }
+    create_status(State(state.0), headers, form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&DbOptions::new(format!("sqlite://{}", dir.path().join("t.db").display()))).await.unwrap();
+    let muni = institution(&db, "valparaiso", "Municipalidad de Valparaíso", Level::Local).await;
+    let water = db.create_team(muni, "Agua", &Actor::cli()).await.unwrap().id;
+    let admin = user(&db, muni, "admin@muni.cl", Role::Admin, None).await;
+    let lead = user(&db, muni, "lead@muni.cl", Role::Lead, Some(water)).await;
+    let ana = user(&db, muni, "ana@muni.cl", Role::Agent, Some(water)).await;
+    let account = account(&db, muni, Platform::Mastodon, "@muni@127.0.0.1", None).await;
+    let instance: SharedInstance = Arc::default();
+    instance.lock().unwrap().mention(citizen_status(
+        "201",
+        "vecina",
+        "@muni ¿Hay corte de agua en Playa Ancha?",
+        "muni",
+        None,
+    ));
+    instance.lock().unwrap().mention(citizen_status("202", "vecina", "@muni ¿Y mañana también?", "muni", Some("201")));
+    let refuse = Arc::new(Mutex::new(true));
+    let app = axum::Router::new()
+        .route("/api/v1/notifications", get(notifications).with_state(instance.clone()))
+        .route("/api/v1/streaming/user/notification", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/api/v1/statuses", post(refusing).with_state((instance.clone(), refuse.clone())))
+        .route("/api/v1/statuses/{id}", get(status).with_state(instance.clone()));
+    let mastodon = serve(app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api { address: listener.local_addr().unwrap() };
+    let app = router(AppState::new(db.clone(), WebhooksConfig::default()), 1 << 20);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // A canned acknowledgement, a rule that sends it, and agents' replies held for approval.
+    let canned = json!({ "name": "recibido", "lang": "es", "body": "Hola {{citizen}}, recibimos su mensaje (caso {{case}}) en {{institution}}." });
+    let canned = api.ok(&admin, "POST", "/canned-answers", Some(canned)).await;
+    let (status, refused) = api
+        .call(&admin, "POST", "/canned-answers", Some(json!({ "name": "x", "lang": "es", "body": "Hola {{nadie}}" })))
+        .await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("canned.unknown_variable")));
+    let rule = json!({ "name": "Agua", "position": 1, "conditions": [{ "field": "keywords", "any_of": ["agua"] }],
+                       "actions": [{ "action": "assign_team", "team": water }, { "action": "acknowledge", "canned_answer": canned["id"] }] });
+    api.ok(&admin, "POST", "/rules", Some(rule)).await;
+    let (status, refused) =
+        api.call(&admin, "POST", "/rules", Some(json!({ "name": "", "position": 1, "actions": [] }))).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("rule.invalid_name")));
+    api.ok(
+        &admin,
+        "PUT",
+        "/inbox-settings",
+        Some(json!({ "approval_roles": ["agent"], "satisfaction_delay_secs": null })),
+    )
+    .await;
+    let credentials = json!({ "endpoint": format!("http://{mastodon}"), "identifier": "muni", "secret": "muni-token" });
+    api.ok(&admin, "PUT", &format!("/accounts/{account}/credentials"), Some(credentials)).await;
+
+    let (stop, shutdown) = Shutdown::new();
+    let options = listen::mastodon::Options {
+        instance: format!("http://{mastodon}"),
+        token: Secret::new("muni-token"),
+        poll_interval: Duration::from_millis(200),
+    };
+    let tasks = vec![
+        tokio::spawn(townhall::understand::run(db.clone(), shutdown.clone())),
+        tokio::spawn(townhall::outbox::run(db.clone(), shutdown.clone())),
+        tokio::spawn({
+            let (db, shutdown) = (db.clone(), shutdown.clone());
+            async move { listen::mastodon::run(db, options, shutdown).await.unwrap() }
+        }),
+    ];
+
+    // Both posts of the conversation make one case, acknowledged by the rule; the
+    // platform refuses the acknowledgement, and the failure is there for an agent.
+    let page = api.until(&ana, "/cases", "the case", |p| p["items"].as_array().unwrap().len() == 1).await;
+    let case = page["items"][0]["id"].as_i64().unwrap();
+    let path = format!("/cases/{case}");
+    let failed = api
+        .until(&ana, &path, "the refused acknowledgement", |d| {
+            d["replies"][0]["status"] == "failed" && d["posts"].as_array().unwrap().len() == 2
+        })
+        .await;
+    let ack = &failed["replies"][0];
+    assert_eq!((ack["kind"].as_str(), ack["error_code"].as_str()), (Some("acknowledgement"), Some("deliver.rejected")));
+    assert_eq!(ack["body"], format!("Hola vecina, recibimos su mensaje (caso {case}) en Municipalidad de Valparaíso."));
+    assert!(ack["error"].as_str().unwrap().contains("Text too long"), "{ack}");
+    *refuse.lock().unwrap() = false;
+    api.ok(&ana, "POST", &format!("/replies/{}/retry", ack["id"]), None).await;
+    api.until(&ana, &path, "the acknowledgement sent", |d| d["replies"][0]["status"] == "sent").await;
+    assert_eq!(failed["case"]["status"], "new", "an acknowledgement is not an answer");
+
+    // An agent's canned reply waits for the lead's approval.
+    let held = api.ok(&ana, "POST", &format!("{path}/replies"), Some(json!({ "canned_answer": canned["id"] }))).await;
+    assert_eq!(held["status"], "awaiting_approval");
+    let (status, _) = api.call(&ana, "POST", &format!("/replies/{}/approve", held["id"]), None).await;
+    assert_eq!(status, 403, "agents do not approve");
+    api.ok(&lead, "POST", &format!("/replies/{}/approve", held["id"]), None).await;
+    let sent = api.until(&ana, &path, "the approved reply sent", |d| d["replies"][1]["status"] == "sent").await;
+    assert_eq!(sent["case"]["status"], "pending");
+    assert_eq!(instance.lock().unwrap().posted.len(), 2, "the refused attempt posted nothing");
+
+    // Notes mention colleagues; closing an answered case needs no reason, reopening works.
+    let note = api.ok(&ana, "POST", &format!("{path}/notes"), Some(json!({ "body": "@lead ¿lo vemos mañana?" }))).await;
+    let lead_id = api.ok(&lead, "GET", "/me", None).await["user"]["id"].clone();
+    assert_eq!(note["mentions"], json!([lead_id]));
+    let (status, error) =
+        api.call(&ana, "POST", &format!("{path}/actions"), Some(json!({ "action": "resolve", "outcome": " " }))).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("case.outcome_required")));
+    api.ok(&ana, "POST", &format!("{path}/actions"), Some(json!({ "action": "close", "reason": null }))).await;
+    let reopened = api.ok(&ana, "POST", &format!("{path}/actions"), Some(json!({ "action": "reopen" }))).await;
+    assert_eq!(reopened["status"], "open");
+
+    // Split the follow-up question into its own case, then merge it back.
+    let posts = api.ok(&ana, "GET", &path, None).await["posts"].clone();
+    let second = posts[1]["id"].clone();
+    let split = api.ok(&ana, "POST", &format!("{path}/split"), Some(json!({ "post_ids": [second] }))).await;
+    let merged = api.ok(&ana, "POST", &format!("{path}/merge"), Some(json!({ "from": split["id"] }))).await;
+    assert_eq!(merged["id"].as_i64(), Some(case));
+    let closed = api.ok(&ana, "GET", &format!("/cases/{}", split["id"]), None).await;
+    assert_eq!(
+        (closed["case"]["status"].as_str(), closed["case"]["close_reason"].as_str()),
+        (Some("closed"), Some("duplicate"))
+    );
+    assert_eq!(api.ok(&ana, "GET", &path, None).await["posts"].as_array().unwrap().len(), 2);
+
+    let _ = stop.send(true);
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
