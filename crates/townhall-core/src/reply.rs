@@ -30,6 +30,9 @@ named_enum! {
         AwaitingApproval = "awaiting_approval",
         /// Waiting for the outbox worker, or for its next attempt.
         Queued = "queued",
+        /// A worker is posting it now. Found so after a crash, it may or may not be
+        /// online: retried only where the platform deduplicates.
+        Sending = "sending",
         /// The platform accepted it.
         Sent = "sent",
         /// It will not be sent; the error says why and the agent decides.

@@ -356,7 +356,7 @@ impl Db {
                      AND (CAST($9 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN post_topics t \
                           ON t.post_id = cp.post_id WHERE cp.case_id = c.id AND t.topic = $9)) \
                      AND (CAST($10 AS BIGINT) IS NULL OR c.id < $10) \
-                     AND (CAST($11 AS TEXT) IS NULL OR ($11 = 'breached') = ((COALESCE(c.first_response_at IS NULL \
+                     AND (CAST($11 AS TEXT) IS NULL OR c.status NOT IN ('resolved', 'closed') AND ($11 = 'breached') = ((COALESCE(c.first_response_at IS NULL \
                           AND c.first_response_due < $12, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
                           AND c.resolution_due < $12, FALSE)) AND c.status <> 'closed') \
                           AND ($11 = 'breached' OR ($11 = 'due_soon') = (COALESCE(c.first_response_at IS NULL \
@@ -829,8 +829,10 @@ impl Db {
                  CASE WHEN c.resolved_at IS NULL AND c.resolution_due < $1 AND NOT EXISTS (SELECT 1 FROM \
                  deadline_breaches b WHERE b.case_id = c.id AND b.kind = 'resolution') THEN c.resolution_due END \
                  FROM cases c WHERE c.status <> 'closed' \
-                 AND ((c.first_response_at IS NULL AND c.first_response_due < $1) \
-                 OR (c.resolved_at IS NULL AND c.resolution_due < $1)) ORDER BY c.id LIMIT 1000",
+                 AND ((c.first_response_at IS NULL AND c.first_response_due < $1 AND NOT EXISTS (SELECT 1 FROM \
+                 deadline_breaches b WHERE b.case_id = c.id AND b.kind = 'first_response')) \
+                 OR (c.resolved_at IS NULL AND c.resolution_due < $1 AND NOT EXISTS (SELECT 1 FROM \
+                 deadline_breaches b WHERE b.case_id = c.id AND b.kind = 'resolution'))) ORDER BY c.id LIMIT 1000",
             )
             .bind(now)
             .fetch_all(pool)

@@ -266,8 +266,23 @@ impl Db {
         self.reply(id).await?.ok_or(StoreError::NotFound("reply"))
     }
 
-    /// Records a delivery: the platform's id and address for the reply, and, for an
-    /// answer, the case's `respond` transition, in one transaction.
+    /// Marks a queued reply as being sent by a worker, before it calls the platform;
+    /// `false` if it is not queued (another worker has it, or it was sent).
+    pub async fn start_sending(&self, reply: ReplyId, attempts: i32) -> Result<bool> {
+        let updated = on_pool!(self, |pool| {
+            sqlx::query("UPDATE replies SET status = 'sending', attempts = $1 WHERE id = $2 AND status = 'queued'")
+                .bind(attempts)
+                .bind(reply.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// Records a delivery of a reply being sent: the platform's id and address for it,
+    /// and, for an answer, the case's `respond` transition, in one transaction. A
+    /// conflict on the case leaves everything as it was, for the caller to decide again.
     pub async fn reply_sent(
         &self,
         reply: &Reply,
@@ -299,7 +314,7 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE replies SET status = 'sent', external_id = $1, url = $2, attempts = $3, sent_at = $4, \
-                 error_code = NULL, error = NULL WHERE id = $5 AND status = 'queued'",
+                 error_code = NULL, error = NULL WHERE id = $5 AND status = 'sending'",
             )
             .bind(external_id)
             .bind(url)
@@ -309,7 +324,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!("reply {} is no longer queued", reply.id)));
+                return Err(StoreError::Conflict(format!("reply {} is not being sent", reply.id)));
             }
             if let (Some((before, after, _)), Some(case_event)) = (transition, &case_event) {
                 if update_case!(tx, before, after).await?.rows_affected() != 1 {
@@ -346,7 +361,7 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "UPDATE replies SET status = $1, attempts = $2, error_code = $3, error = $4 \
-                 WHERE id = $5 AND status = 'queued'",
+                 WHERE id = $5 AND status IN ('queued', 'sending')",
             )
             .bind(status.as_str())
             .bind(attempts)

@@ -38,6 +38,16 @@ impl Accounts {
         }
     }
 
+    /// Whether an author (handle and platform id) is one of the institutions' own
+    /// accounts; a Mastodon account's local handle (`muni`) counts for `muni@host`.
+    pub fn is_own(&self, platform: Platform, handle: &str, external_id: &str) -> bool {
+        let (handle, id) = (normalize(handle), normalize(external_id));
+        let local = format!("{handle}@");
+        self.by_handle.keys().any(|(p, known)| {
+            *p == platform && (*known == handle || *known == id || (!handle.contains('@') && known.starts_with(&local)))
+        })
+    }
+
     fn resolve(&self, post: &mut NewPost, home: Option<&str>) {
         if post.account_id.is_some() || self.by_handle.is_empty() {
             return;
@@ -107,5 +117,9 @@ mod tests {
             .collect();
         assert_eq!(found, [Some(AccountId(1)), Some(AccountId(1)), Some(AccountId(2)), None]);
         assert_eq!(normalize(" @MuniValpo@Mastodon.Social"), "munivalpo@mastodon.social");
+        assert!(accounts.is_own(Platform::Mastodon, "muni", "https://social.example/users/muni"));
+        assert!(accounts.is_own(Platform::Bluesky, "did:plc:muni", "did:plc:muni"));
+        assert!(!accounts.is_own(Platform::Mastodon, "vecina", "https://social.example/users/vecina"));
+        assert!(!accounts.is_own(Platform::X, "muni", "1"));
     }
 }

@@ -102,8 +102,17 @@ pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
     // Oldest first, so a parent opens its case before its reply in the same batch.
     let mut order: Vec<&Arrived> = arrived.iter().collect();
     order.sort_by_key(|a| (a.post.created_at, a.post.id));
+    let accounts =
+        crate::attribute::Accounts::load(db).await.map_err(|e| InboxError::invalid("store.query", e.to_string()))?;
     for Arrived { post, tags } in order {
         if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
+            continue;
+        }
+        // An institution's own posts and replies are not citizens writing to it.
+        if let Some(contact) = post.contact_id
+            && let Some(author) = db.contact(contact).await?
+            && accounts.is_own(post.platform, &author.handle, &author.external_id)
+        {
             continue;
         }
         if let Some(parent) = post.reply_to.as_deref()
@@ -111,6 +120,9 @@ pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
             && question.kind == ReplyKind::Satisfaction
             && let Some(score) = parse_rating(&post.text)
             && let Some(case) = db.case_by_id(question.case_id).await?
+            && case.resolved_at.is_some()
+            && case.contact_id.is_some()
+            && case.contact_id == post.contact_id
         {
             if db.record_rating(&case, score, Some(post.id), &Actor::System("inbox".into())).await? {
                 filed.rated += 1;
@@ -160,7 +172,24 @@ async fn open_case(db: &Db, institution: InstitutionId, post: &Post, tags: &Tags
         text: &post.text,
         author: &author,
     };
-    let decision = routing::evaluate(&rules, &arrival);
+    let mut decision = routing::evaluate(&rules, &arrival);
+    // A rule may name a team or agent that is gone since: such an action is dropped.
+    if let Some(team) = decision.team
+        && !db.teams(institution).await?.iter().any(|t| t.id == team)
+    {
+        tracing::warn!(%institution, %team, "a routing rule names a team the institution does not have");
+        decision.team = None;
+    }
+    if let Some(agent) = decision.agent {
+        let usable = db
+            .user(agent)
+            .await?
+            .is_some_and(|u| u.institution_id == institution && u.active && u.role.can_work_cases());
+        if !usable {
+            tracing::warn!(%institution, %agent, "a routing rule names an agent who cannot take cases");
+            decision.agent = None;
+        }
+    }
     let priority = decision.priority.unwrap_or_else(|| routing::default_priority(&tags.intent, tags.urgency));
     let mut assignee = decision.agent;
     if assignee.is_none()
@@ -292,12 +321,25 @@ pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Resul
         }
         _ => {}
     }
+    if let CaseAction::Resolve { outcome } = action {
+        let told = citizen_message(&case_language(db, &case).await?, Message::Outcome { case: case.id, outcome });
+        fits(&case, &told, "outcome")?;
+    }
     let (after, events) = transition(&case, action, Utc::now())?;
     db.save_case_transition(&case, &after, action, &events, &Actor::User(user.id), None).await?;
     if let CaseAction::Resolve { outcome } = action {
         close_the_loop(db, &after, outcome).await?;
     }
     Ok(after)
+}
+
+/// Refuses a message Townhall would send by itself that the case's platform cannot
+/// carry, before anything changes: an outcome or reason too long for X or Bluesky.
+fn fits(case: &Case, message: &str, what: &str) -> Result<()> {
+    let platform = case.platform.unwrap_or(Platform::Web);
+    crate::deliver::check_text(platform, message).map_err(|e| {
+        InboxError::invalid("reply.too_long", format!("the {what} does not fit in a {platform} message: {}", e.message))
+    })
 }
 
 /// Tells the citizen the outcome on their channel, then schedules the satisfaction
@@ -328,10 +370,11 @@ pub async fn refer(db: &Db, user: &User, id: CaseId, to: InstitutionId, reason: 
         first_response_due: due.first_response_due,
         resolution_due: due.resolution_due,
     };
-    let (after, events) = transition(&case, &action, Utc::now())?;
-    db.save_case_transition(&case, &after, &action, &events, &Actor::User(user.id), None).await?;
     let lang = case_language(db, &case).await?;
     let told = citizen_message(&lang, Message::Referred { to: &receiver.name, reason: reason.trim() });
+    fits(&case, &told, "referral reason")?;
+    let (after, events) = transition(&case, &action, Utc::now())?;
+    db.save_case_transition(&case, &after, &action, &events, &Actor::User(user.id), None).await?;
     // Sent by the referring institution, whose account the citizen wrote to.
     queue_system_reply(db, &case, ReplyKind::Referral, &told, &format!("referral:{}", after.version), None).await?;
     Ok(after)
@@ -383,13 +426,27 @@ pub async fn reply(db: &Db, user: &User, id: CaseId, request: &ReplyRequest) -> 
         Some(key) => format!("user:{}:{key}", user.id),
         None => format!("user:{}:{}", user.id, random_key()),
     };
+    let (post, account) = reply_target(db, &case).await?;
+    let own = match account {
+        Some(account) => db.account(account).await?.is_some_and(|a| a.institution_id == case.institution_id),
+        None => false,
+    };
+    if !own {
+        // After a referral the citizen may have written to another institution's
+        // account: its staff speak for it, not the receiving institution's.
+        return Err(InboxError::invalid(
+            "reply.no_account",
+            format!("your institution has no {} account to answer from; add one with its credentials", post.platform),
+        ));
+    }
     let replies = db.replies(case.id).await?;
     let now = Utc::now();
     let colleague = replies.iter().find(|r| {
         r.kind == ReplyKind::Answer
+            && r.institution_id == case.institution_id
             && r.user_id != Some(user.id)
             && match r.status {
-                ReplyStatus::AwaitingApproval | ReplyStatus::Queued => true,
+                ReplyStatus::AwaitingApproval | ReplyStatus::Queued | ReplyStatus::Sending => true,
                 ReplyStatus::Sent => r.sent_at.is_some_and(|at| now - at < COLLISION_WINDOW),
                 ReplyStatus::Failed => false,
             }
@@ -406,7 +463,6 @@ pub async fn reply(db: &Db, user: &User, id: CaseId, request: &ReplyRequest) -> 
             other.id, other.status
         )));
     }
-    let (post, account) = reply_target(db, &case).await?;
     crate::deliver::check_text(post.platform, &body).map_err(|e| InboxError::invalid(e.code, e.message))?;
     let settings = db.inbox_settings(case.institution_id).await?;
     let topics = case_topics(db, &case).await?;
@@ -506,6 +562,9 @@ async fn queue_system_reply(
         Some(account) => db.account(account).await?.map_or(case.institution_id, |a| a.institution_id),
         None => case.institution_id,
     };
+    // An outcome written by the receiving institution, posted from the referring
+    // institution's account, waits for the referring institution's approval.
+    let needs_approval = sender != case.institution_id && kind == ReplyKind::Outcome;
     let new = NewReply {
         case_id: case.id,
         institution_id: sender,
@@ -515,7 +574,7 @@ async fn queue_system_reply(
         platform: post.platform,
         account_id: account,
         body: body.to_owned(),
-        needs_approval: false,
+        needs_approval,
         idempotency_key: format!("case:{}:{key}", case.id),
         send_at,
     };

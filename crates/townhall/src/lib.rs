@@ -152,7 +152,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let (stop, shutdown) = listen::Shutdown::new();
             let mut listeners = spawn_listeners(&db, &config, &shutdown);
             listeners.push(tokio::spawn(understand::run(db.clone(), shutdown.clone())));
-            listeners.push(tokio::spawn(outbox::run(db.clone(), shutdown.clone())));
+            listeners.push(tokio::spawn(outbox::run(db.clone(), deliver::client(), shutdown.clone())));
             let result = http::serve(db.clone(), &config).await;
             let _ = stop.send(true);
             for listener in listeners {

@@ -8,33 +8,38 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use townhall_core::reply::{self, Reply, ReplyKind, ReplyStatus};
-use townhall_core::{CaseAction, ReplyId, transition};
-use townhall_store::{Db, Job, SEND_REPLY_JOB};
+use townhall_core::{CaseAction, Platform, ReplyId, transition};
+use townhall_store::{Db, Job, SEND_REPLY_JOB, StoreError};
 
 use crate::config::Secret;
 use crate::deliver::{self, Credentials, DeliveryError, ReplyTarget};
 use crate::listen::Shutdown;
 
-/// Jobs claimed at once.
-const BATCH: i64 = 16;
-/// How long a claimed delivery is ours before another worker may take it.
-const LEASE: Duration = Duration::from_secs(120);
+/// Jobs claimed at once: one, so a lease never runs out while earlier deliveries of
+/// the same batch take their time.
+const BATCH: i64 = 1;
+/// How long a claimed delivery is ours before another worker may take it: well over
+/// the longest delivery (a Bluesky sign-in, a post and a read-back, 30 s each at most).
+const LEASE: Duration = Duration::from_secs(300);
+/// Attempts to record a delivery when the case keeps changing under it.
+const RECORD_ATTEMPTS: usize = 5;
 /// Pause when there is nothing to send.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often missed deadlines are looked for.
-const BREACH_SWEEP: Duration = Duration::from_secs(15);
+const BREACH_SWEEP: Duration = Duration::from_secs(5);
 
 /// The worker's identity and HTTP client.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     name: String,
-    client: reqwest::Client,
+    client: deliver::Client,
 }
 
 impl Outbox {
-    /// A worker named `name` (unique per process: it owns the jobs it claims).
-    pub fn new(name: &str) -> Outbox {
-        Outbox { name: name.to_owned(), client: deliver::client() }
+    /// A worker named `name` (unique per process: it owns the jobs it claims) that
+    /// delivers with `client` (`deliver::client()` outside tests).
+    pub fn new(name: &str, client: deliver::Client) -> Outbox {
+        Outbox { name: name.to_owned(), client }
     }
 
     /// Delivers one batch of due replies; returns how many jobs it handled.
@@ -51,20 +56,40 @@ impl Outbox {
             Some(id) => db.reply(ReplyId(id)).await?,
             None => None,
         };
-        let Some(reply) = reply.filter(|r| r.status == ReplyStatus::Queued) else {
-            // Sent or failed meanwhile (a replayed job): nothing to do.
+        let Some(reply) = reply else {
             db.complete_job(job.id, &self.name).await?;
             return Ok(());
         };
+        match reply.status {
+            ReplyStatus::Queued => {
+                if let Some(why) = obsolete(db, &reply).await? {
+                    db.reply_failed(&reply, job.attempts, "reply.obsolete", why, true).await?;
+                    db.complete_job(job.id, &self.name).await?;
+                    return Ok(());
+                }
+                if !db.start_sending(reply.id, job.attempts).await? {
+                    db.complete_job(job.id, &self.name).await?;
+                    return Ok(());
+                }
+            }
+            // An earlier attempt stopped mid-delivery (a crash, a lost lease): the reply
+            // may be online. Only a platform that deduplicates may be asked again.
+            ReplyStatus::Sending if !deduplicates(reply.platform) => {
+                let why = "an earlier attempt was interrupted; check the platform before sending it again";
+                db.reply_failed(&reply, job.attempts, DeliveryError::UNKNOWN, why, true).await?;
+                db.complete_job(job.id, &self.name).await?;
+                return Ok(());
+            }
+            ReplyStatus::Sending => {}
+            // Sent or failed meanwhile (a replayed job): nothing to do.
+            ReplyStatus::Sent | ReplyStatus::Failed | ReplyStatus::AwaitingApproval => {
+                db.complete_job(job.id, &self.name).await?;
+                return Ok(());
+            }
+        }
         match self.attempt(db, &reply).await {
             Ok(delivered) => {
-                let case = db.case_by_id(reply.case_id).await?.context("the reply's case is gone")?;
-                // Only an agent's answer is a response; the automatic messages are not.
-                let respond = (reply.kind == ReplyKind::Answer)
-                    .then(|| transition(&case, &CaseAction::Respond, Utc::now()).ok())
-                    .flatten();
-                let change = respond.as_ref().map(|(after, events)| (&case, after, events.as_slice()));
-                db.reply_sent(&reply, &delivered.external_id, delivered.url.as_deref(), job.attempts, change).await?;
+                record(db, &reply, &delivered, job.attempts).await?;
                 tracing::info!(reply = %reply.id, case = %reply.case_id, platform = %reply.platform, "reply delivered");
                 db.complete_job(job.id, &self.name).await?;
             }
@@ -117,13 +142,50 @@ impl Outbox {
     }
 }
 
+/// Records a delivery, with the case's `respond` transition for an agent's answer
+/// (an automatic message is not a response). If the case keeps changing under it, the
+/// delivery is recorded alone rather than lost.
+async fn record(db: &Db, reply: &Reply, delivered: &deliver::Delivered, attempts: i32) -> anyhow::Result<()> {
+    let (id, url) = (delivered.external_id.as_str(), delivered.url.as_deref());
+    for _ in 0..RECORD_ATTEMPTS {
+        let case = db.case_by_id(reply.case_id).await?.context("the reply's case is gone")?;
+        let respond = match reply.kind {
+            ReplyKind::Answer => transition(&case, &CaseAction::Respond, Utc::now()).ok(),
+            _ => None,
+        };
+        let change = respond.as_ref().map(|(after, events)| (&case, after, events.as_slice()));
+        match db.reply_sent(reply, id, url, attempts, change).await {
+            Err(StoreError::Conflict(_)) if change.is_some() => continue,
+            other => return Ok(other?),
+        }
+    }
+    db.reply_sent(reply, id, url, attempts, None).await?;
+    Ok(())
+}
+
+/// Whether the platform recognises a repeated post (Mastodon's idempotency key,
+/// Bluesky's record key), so that sending again cannot publish twice.
+fn deduplicates(platform: Platform) -> bool {
+    matches!(platform, Platform::Mastodon | Platform::Bluesky)
+}
+
+/// Why an automatic message should no longer go out: the outcome and the
+/// satisfaction question belong to a resolution the case no longer has.
+async fn obsolete(db: &Db, reply: &Reply) -> anyhow::Result<Option<&'static str>> {
+    if !matches!(reply.kind, ReplyKind::Outcome | ReplyKind::Satisfaction) {
+        return Ok(None);
+    }
+    let case = db.case_by_id(reply.case_id).await?;
+    Ok(case.filter(|c| c.resolved_at.is_none()).map(|_| "the case was reopened before this was sent"))
+}
+
 /// The code of a reply that cannot be sent because no account can send it.
 const NO_ACCOUNT: &str = "deliver.no_account";
 
-/// The background worker of `serve`: delivers replies as they are queued and flags
-/// missed deadlines, until `shutdown`.
-pub async fn run(db: Db, mut shutdown: Shutdown) {
-    let outbox = Outbox::new(&format!("outbox:{}", std::process::id()));
+/// The background worker of `serve`: delivers replies as they are queued with
+/// `client`, and flags missed deadlines, until `shutdown`.
+pub async fn run(db: Db, client: deliver::Client, mut shutdown: Shutdown) {
+    let outbox = Outbox::new(&format!("outbox:{}", std::process::id()), client);
     let mut last_sweep: Option<std::time::Instant> = None;
     loop {
         if last_sweep.is_none_or(|at| at.elapsed() >= BREACH_SWEEP) {

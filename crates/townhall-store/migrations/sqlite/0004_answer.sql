@@ -61,7 +61,7 @@ CREATE TABLE replies (
     platform TEXT NOT NULL,
     account_id INTEGER REFERENCES accounts (id),
     body TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('awaiting_approval', 'queued', 'sent', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('awaiting_approval', 'queued', 'sending', 'sent', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     idempotency_key TEXT NOT NULL UNIQUE,
     external_id TEXT,
@@ -86,13 +86,13 @@ CREATE TABLE routing_rules (
 );
 CREATE INDEX routing_rules_institution ON routing_rules (institution_id, position);
 
--- `platform` is '*' for a policy that holds on every channel.
+-- `platform` is '*' for a policy that holds on every channel; 0 seconds is no deadline.
 CREATE TABLE deadline_policies (
     institution_id INTEGER NOT NULL REFERENCES institutions (id),
     priority TEXT NOT NULL CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
     platform TEXT NOT NULL,
-    first_response_secs INTEGER NOT NULL CHECK (first_response_secs > 0),
-    resolution_secs INTEGER NOT NULL CHECK (resolution_secs > 0),
+    first_response_secs INTEGER NOT NULL CHECK (first_response_secs >= 0),
+    resolution_secs INTEGER NOT NULL CHECK (resolution_secs >= 0),
     PRIMARY KEY (institution_id, priority, platform)
 );
 

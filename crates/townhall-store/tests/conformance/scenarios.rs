@@ -1002,6 +1002,8 @@ pub async fn the_outbox_and_inbox_configuration(db: Db) {
     assert_eq!(jobs[0].payload["reply_id"], queued.id.0);
 
     // Sent: the platform's id is kept and the case's first response is recorded with it.
+    assert!(db.start_sending(queued.id, 1).await.unwrap());
+    assert!(!db.start_sending(queued.id, 1).await.unwrap(), "one worker sends it");
     let (responded, events) = transition(&case, &CaseAction::Respond, Utc::now()).unwrap();
     db.reply_sent(&queued, "109", Some("https://mastodon.cl/@valpo/109"), 1, Some((&case, &responded, &events)))
         .await
@@ -1019,6 +1021,7 @@ pub async fn the_outbox_and_inbox_configuration(db: Db) {
     assert!(db.approve_reply(held.id, other.id, lead.id).await.is_err(), "only its institution approves");
     let approved = db.approve_reply(held.id, muni.id, lead.id).await.unwrap();
     assert_eq!((approved.status, approved.approved_by), (ReplyStatus::Queued, Some(lead.id)));
+    assert!(db.start_sending(held.id, 1).await.unwrap());
     db.reply_failed(&approved, 1, "deliver.unavailable", "503", false).await.unwrap();
     assert_eq!(db.reply(held.id).await.unwrap().unwrap().status, ReplyStatus::Queued);
     db.reply_failed(&approved, 8, "deliver.rejected", "422 too long", true).await.unwrap();

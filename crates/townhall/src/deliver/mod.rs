@@ -202,7 +202,7 @@ pub fn check_text(platform: Platform, text: &str) -> Result<(), DeliveryError> {
 /// answer returns the reply already posted. X, Facebook and Instagram cannot use it:
 /// see the module documentation for `deliver.unknown`.
 pub async fn deliver(
-    client: &reqwest::Client,
+    client: &Client,
     credentials: &Credentials,
     target: &ReplyTarget<'_>,
     text: &str,
@@ -222,6 +222,8 @@ pub async fn deliver(
     if idempotency_key.is_empty() {
         return Err(DeliveryError::rejected("a reply needs an idempotency key"));
     }
+    check_endpoint(&credentials.endpoint, client.loopback)?;
+    let client = &client.http;
     match target.platform {
         Platform::Mastodon => mastodon::deliver(client, credentials, target, text, idempotency_key).await,
         Platform::Bluesky => bluesky::deliver(client, credentials, target, text, idempotency_key).await,
@@ -231,14 +233,29 @@ pub async fn deliver(
 }
 
 /// The HTTP client for deliveries: `Townhall/<version>`, 10 s to connect, 30 s per
-/// request, and no redirects, so a token never follows one.
-///
-/// # Panics
-/// Only if the TLS backend cannot start, which with the bundled rustls and roots does
-/// not happen.
-pub fn client() -> reqwest::Client {
+/// request, no redirects (a token never follows one), and only to public addresses:
+/// an endpoint is set by an institution's admin, so it must never reach the server's
+/// own network (SECURITY.md rule 4).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    loopback: bool,
+}
+
+/// The client `serve` delivers with: public addresses only.
+pub fn client() -> Client {
+    build(false)
+}
+
+/// A client that may also reach this machine's loopback address, for platforms faked
+/// on 127.0.0.1 in tests and local trials; never for `serve`.
+pub fn loopback_client() -> Client {
+    build(true)
+}
+
+fn build(loopback: bool) -> Client {
     crate::listen::init_tls();
-    reqwest::Client::builder()
+    let http = reqwest::Client::builder()
         .user_agent(concat!("Townhall/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
@@ -246,8 +263,100 @@ pub fn client() -> reqwest::Client {
         // Idle connections are dropped before platforms close them, so a reply is not
         // written into a connection that is already going away.
         .pool_idle_timeout(Duration::from_secs(20))
+        // Names are resolved once per connection and only public addresses are used,
+        // so a name cannot be pointed at an internal address between check and use.
+        .dns_resolver(std::sync::Arc::new(PublicOnly { loopback }))
         .build()
-        .expect("the HTTP client builds with the bundled rustls")
+        .expect("the HTTP client builds with the bundled rustls");
+    Client { http, loopback }
+}
+
+/// Resolves names to their public addresses only (and loopback, when allowed).
+struct PublicOnly {
+    loopback: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let loopback = self.loopback;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let usable: Vec<std::net::SocketAddr> = found.into_iter().filter(|a| public(a.ip(), loopback)).collect();
+            if usable.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> =
+                    format!("{host} has no public address; Townhall does not post into private networks").into();
+                return Err(refused);
+            }
+            let addresses: reqwest::dns::Addrs = Box::new(usable.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Whether an address is on the public internet: not private, loopback (unless
+/// allowed), link-local, shared (CGNAT), documentation, benchmarking, multicast,
+/// reserved or unspecified; IPv4-mapped IPv6 is judged as IPv4.
+pub fn public(ip: std::net::IpAddr, loopback: bool) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            if v4.is_loopback() {
+                return loopback;
+            }
+            !(v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public(IpAddr::V4(v4), loopback);
+            }
+            if v6.is_loopback() {
+                return loopback;
+            }
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8))
+        }
+    }
+}
+
+/// Checks an endpoint an admin gives: https (or http to loopback when allowed), no
+/// credentials, query or fragment, and no address literal outside the public internet.
+pub fn check_endpoint(endpoint: &str, loopback: bool) -> Result<(), DeliveryError> {
+    let bad = |why: &str| DeliveryError::rejected(format!("the endpoint {why}"));
+    let url = reqwest::Url::parse(endpoint.trim()).map_err(|_| bad("is not a URL"))?;
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
+    let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+    let local = literal.is_some_and(|ip| ip.is_loopback()) || host.eq_ignore_ascii_case("localhost");
+    if local && !loopback {
+        return Err(bad("is this machine; Townhall posts only to platforms on the internet"));
+    }
+    if literal.is_some_and(|ip| !public(ip, loopback)) {
+        return Err(bad("is a private or reserved address"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        _ => return Err(bad("must be an https address")),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not carry credentials, a query or a fragment"));
+    }
+    Ok(())
 }
 
 /// The name agents read.
@@ -567,6 +676,44 @@ mod tests {
         for bad in ["http://mastodon.social", "ftp://x", "https://u:p@x.example", "https://x.example/?a=1", "nope"] {
             assert_eq!(endpoint(&with(bad), "M").unwrap_err().code, DeliveryError::REJECTED, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_public_addresses_are_reached() {
+        for ip in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "198.18.0.1",
+            "240.0.0.1",
+        ] {
+            assert!(!public(ip.parse().unwrap(), true), "{ip}");
+        }
+        for ip in ["1.1.1.1", "2606:4700::1111", "151.101.1.1"] {
+            assert!(public(ip.parse().unwrap(), false), "{ip}");
+        }
+        assert!(!public("127.0.0.1".parse().unwrap(), false));
+        assert!(public("127.0.0.1".parse().unwrap(), true));
+        assert!(check_endpoint("https://mastodon.social", false).is_ok());
+        for bad in [
+            "http://127.0.0.1:8080",
+            "https://localhost",
+            "https://10.1.2.3",
+            "https://[fd00::1]",
+            "https://169.254.169.254/latest",
+        ] {
+            assert_eq!(check_endpoint(bad, false).unwrap_err().code, DeliveryError::REJECTED, "{bad}");
+        }
+        assert!(check_endpoint("http://127.0.0.1:8080", true).is_ok());
+        assert!(check_endpoint("https://10.1.2.3", true).is_err(), "loopback is the only exception");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use townhall_core::canned::CannedAnswer;
 use townhall_core::deadline::{DeadlinePolicy, DeadlineState};
-use townhall_core::routing::Rule;
+use townhall_core::routing::{Rule, RuleAction};
 use townhall_core::settings::InboxSettings;
 use townhall_core::{
     AccountId, Actor, AuditEventId, CaseAction, CaseId, CaseStatus, InstitutionId, Platform, PostId, ReplyId, Role,
@@ -481,8 +481,6 @@ async fn retry_reply(State(state): State<AppState>, staff: Staff, Path(id): Path
 }
 
 async fn breaches(State(state): State<AppState>, staff: Staff) -> ApiResult {
-    // Flag first, so the report is current even between the worker's sweeps.
-    state.db.flag_breaches(Utc::now()).await?;
     let items = state.db.breaches(staff.0.institution_id, 500).await?;
     let count = |kind| items.iter().filter(|b| b.kind == kind).count();
     let counts = json!({
@@ -605,14 +603,38 @@ async fn rules(State(state): State<AppState>, staff: Staff) -> ApiResult {
     ok(state.db.rules(staff.0.institution_id).await?)
 }
 
-fn checked_rule(rule: Rule, id: i64) -> ApiResult<Rule> {
+/// A valid rule whose teams, agents and canned answers are the institution's own.
+async fn checked_rule(state: &AppState, staff: &Staff, rule: Rule, id: i64) -> ApiResult<Rule> {
     rule.validate().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    let institution = staff.0.institution_id;
+    let unknown = |what: &str| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rule.unknown_target", format!("no such {what} here"))
+    };
+    for action in &rule.actions {
+        match action {
+            RuleAction::AssignTeam { team } if !state.db.teams(institution).await?.iter().any(|t| t.id == *team) => {
+                return Err(unknown("team"));
+            }
+            RuleAction::AssignAgent { user } => {
+                let user = state.db.user(*user).await?;
+                if !user.is_some_and(|u| u.institution_id == institution && u.role.can_work_cases()) {
+                    return Err(unknown("agent"));
+                }
+            }
+            RuleAction::Acknowledge { canned_answer }
+                if !state.db.canned_answers(institution).await?.iter().any(|a| a.id == *canned_answer) =>
+            {
+                return Err(unknown("canned answer"));
+            }
+            _ => {}
+        }
+    }
     Ok(Rule { id, ..rule })
 }
 
 async fn create_rule(State(state): State<AppState>, staff: Staff, Body(rule): Body<Rule>) -> ApiResult {
     guard(&staff, "POST", "/rules")?;
-    let rule = checked_rule(rule, 0)?;
+    let rule = checked_rule(&state, &staff, rule, 0).await?;
     created(state.db.save_rule(staff.0.institution_id, &rule, &Actor::User(staff.0.id)).await?)
 }
 
@@ -626,7 +648,7 @@ async fn update_rule(
     if id <= 0 {
         return Err(StoreError::NotFound("rule").into());
     }
-    let rule = checked_rule(rule, id)?;
+    let rule = checked_rule(&state, &staff, rule, id).await?;
     ok(state.db.save_rule(staff.0.institution_id, &rule, &Actor::User(staff.0.id)).await?)
 }
 
@@ -730,12 +752,11 @@ async fn set_credentials(
 ) -> ApiResult {
     guard(&staff, "PUT", "/accounts/{id}/credentials")?;
     let endpoint = request.endpoint.trim().trim_end_matches('/').to_owned();
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) || request.secret.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "account.invalid_credentials",
-            "give an http(s) endpoint and a secret",
-        ));
+    let invalid =
+        |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "account.invalid_credentials", message);
+    crate::deliver::check_endpoint(&endpoint, state.loopback_endpoints).map_err(|e| invalid(e.message))?;
+    if request.secret.is_empty() {
+        return Err(invalid("give the secret (a token or app password)".into()));
     }
     let credentials = AccountCredentials { endpoint, identifier: request.identifier, secret: request.secret };
     state

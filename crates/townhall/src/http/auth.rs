@@ -125,6 +125,20 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string());
+    // JSON only: a cross-site form cannot send it, so nobody is signed in unawares.
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.invalid",
+            "send Content-Type: application/json",
+        )
+        .into_response();
+    }
     let body = match axum::body::to_bytes(request.into_body(), 16 * 1024).await {
         Ok(body) => body,
         Err(_) => {

@@ -35,12 +35,15 @@ pub struct AppState {
     /// Whether the session cookie is marked `Secure` (HTTPS only; browsers also keep
     /// it on `http://localhost`).
     pub secure_cookies: bool,
+    /// Whether account credentials may name this machine (platforms faked on
+    /// 127.0.0.1 in tests); never in `serve`.
+    pub loopback_endpoints: bool,
 }
 
 impl AppState {
     /// The state of a server on `db` with these webhook secrets and secure cookies.
     pub fn new(db: Db, webhooks: WebhooksConfig) -> AppState {
-        AppState { db, webhooks, limiter: auth::limiter(), secure_cookies: true }
+        AppState { db, webhooks, limiter: auth::limiter(), secure_cookies: true, loopback_endpoints: false }
     }
 }
 

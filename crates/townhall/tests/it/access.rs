@@ -94,6 +94,8 @@ struct World {
     db: Db,
     address: SocketAddr,
     home: InstitutionId,
+    /// The first institution's Mastodon account, which citizens' posts address.
+    account: townhall_core::AccountId,
     other: InstitutionId,
     staff: Vec<(Role, User, String)>,
     stranger: String,
@@ -116,6 +118,15 @@ impl World {
         let home = db.create_institution(&institution("home", "Home"), &Actor::cli()).await.unwrap().id;
         let other = db.create_institution(&institution("other", "Other"), &Actor::cli()).await.unwrap().id;
         let team = db.create_team(home, &format!("Team {CANARY}"), &Actor::cli()).await.unwrap();
+        let account = NewAccount {
+            institution_id: home,
+            platform: Platform::Mastodon,
+            handle: "@home@social.example".into(),
+            display_name: format!("Home {CANARY}"),
+            external_id: None,
+            official: None,
+        };
+        let account = db.create_account(&account, &Actor::cli()).await.unwrap().id;
         let mut staff = Vec::new();
         for role in Role::ALL {
             let user = NewUser {
@@ -143,7 +154,7 @@ impl World {
         let address = listener.local_addr().unwrap();
         let app = router(AppState::new(db.clone(), WebhooksConfig::default()), 1 << 20);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        World { db, address, home, other, staff, stranger, serial: Default::default() }
+        World { db, address, home, account, other, staff, stranger, serial: Default::default() }
     }
 
     fn next(&self) -> usize {
@@ -159,7 +170,7 @@ impl World {
         let post = NewPost {
             platform: Platform::Mastodon,
             external_id: format!("https://social.example/statuses/{n}"),
-            account_id: None,
+            account_id: Some(self.account),
             author: Some(NewContact { external_id: "c1".into(), handle: "vecina".into(), display_name: None }),
             text: format!("¿Cuándo vuelve el agua? {CANARY}"),
             lang_hint: Some("es".into()),

@@ -323,7 +323,7 @@ async fn mastodon_replies_under_the_local_id_with_the_key_the_token_and_the_ment
     let posts = stored(Platform::Mastodon, raw.to_string().as_bytes());
     let post = &posts[0];
     assert_eq!(post.external_id, "http://localhost:3000/ap/users/117020565693913441/statuses/117020576916218297");
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     let muni = credentials(fake.url(), Some("muni"));
     let text = "Gracias, el corte de agua termina a las 18:00.";
 
@@ -363,9 +363,10 @@ async fn a_reply_to_a_direct_message_stays_direct_and_an_existing_mention_is_not
     let fake = Fake::start(mastodon_for(&raw)).await;
     let posts = stored(Platform::Mastodon, raw.to_string().as_bytes());
     let text = "Hola @mastodonpy_test_2, te escribimos por privado.";
-    let delivered = deliver::deliver(&deliver::client(), &credentials(fake.url(), None), &target(&posts[0]), text, "k")
-        .await
-        .unwrap();
+    let delivered =
+        deliver::deliver(&deliver::loopback_client(), &credentials(fake.url(), None), &target(&posts[0]), text, "k")
+            .await
+            .unwrap();
     assert_eq!(delivered.external_id, "90000");
     let form = fake.seen().last().unwrap().form();
     assert_eq!((form["visibility"].as_str(), form["status"].as_str()), ("direct", text));
@@ -386,10 +387,15 @@ async fn a_status_read_through_another_instance_is_found_by_its_uri() {
     let stranger = json!({ "id": "42", "uri": "https://other.example/s/42", "account": { "acct": "someone" } });
     let fake = Fake::start(mastodon(vec![here, stranger])).await;
     let posts = stored(Platform::Mastodon, elsewhere.to_string().as_bytes());
-    let delivered =
-        deliver::deliver(&deliver::client(), &credentials(fake.url(), None), &target(&posts[0]), "Lo revisamos.", "k")
-            .await
-            .unwrap();
+    let delivered = deliver::deliver(
+        &deliver::loopback_client(),
+        &credentials(fake.url(), None),
+        &target(&posts[0]),
+        "Lo revisamos.",
+        "k",
+    )
+    .await
+    .unwrap();
     assert_eq!(delivered.external_id, "90000");
     assert_eq!(
         fake.paths(),
@@ -403,9 +409,10 @@ async fn a_status_read_through_another_instance_is_found_by_its_uri() {
 
     // An instance that cannot find it at all: nothing is posted.
     let empty = Fake::start(mastodon(vec![])).await;
-    let error = deliver::deliver(&deliver::client(), &credentials(empty.url(), None), &target(&posts[0]), "x", "k")
-        .await
-        .unwrap_err();
+    let error =
+        deliver::deliver(&deliver::loopback_client(), &credentials(empty.url(), None), &target(&posts[0]), "x", "k")
+            .await
+            .unwrap_err();
     assert_eq!((error.code, error.retryable), (DeliveryError::TARGET_UNKNOWN, false));
     assert!(empty.seen().iter().all(|s| s.method == "GET"));
 }
@@ -507,7 +514,7 @@ async fn bluesky_signs_in_replies_with_root_and_parent_and_a_repeat_is_the_same_
         let posts = stored(Platform::Bluesky, BLUESKY_REPLY.as_bytes());
         let post = &posts[0];
         let muni = credentials(fake.url(), Some("muni.example"));
-        let client = deliver::client();
+        let client = deliver::loopback_client();
         let text = "Gracias por avisar. Más info: https://muni.example/agua";
 
         let first = deliver::deliver(&client, &muni, &target(post), text, "reply-17").await.unwrap();
@@ -571,7 +578,7 @@ async fn an_expired_bluesky_session_is_replaced_once() {
     let fake = Fake::start(pds(Exists::InternalError, state.clone())).await;
     let posts = stored(Platform::Bluesky, BLUESKY_REPLY.as_bytes());
     let muni = credentials(fake.url(), Some("muni.example"));
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     deliver::deliver(&client, &muni, &target(&posts[0]), "uno", "a").await.unwrap();
     state.lock().unwrap().expired.push("jwt-1".into());
     deliver::deliver(&client, &muni, &target(&posts[0]), "dos", "b").await.unwrap();
@@ -606,10 +613,15 @@ async fn x_gets_the_reply_to_the_tweet_id() {
     .await;
     let raw = br#"{"data":{"id":"1894000000000000001","text":"@muni sin luz","author_id":"7"}}"#;
     let reply = ReplyTarget { platform: Platform::X, external_id: "1894000000000000001", raw };
-    let delivered =
-        deliver::deliver(&deliver::client(), &credentials(fake.url(), None), &reply, "Ya enviamos una cuadrilla.", "k")
-            .await
-            .unwrap();
+    let delivered = deliver::deliver(
+        &deliver::loopback_client(),
+        &credentials(fake.url(), None),
+        &reply,
+        "Ya enviamos una cuadrilla.",
+        "k",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         delivered,
         Delivered {
@@ -647,8 +659,9 @@ async fn facebook_gets_the_token_in_the_body_never_in_the_query() {
     let fake = Fake::start(graph).await;
     let page = credentials(format!("{}/v23.0", fake.url()), None);
     let posts = stored(Platform::Facebook, raw.to_string().as_bytes());
-    let delivered =
-        deliver::deliver(&deliver::client(), &page, &target(&posts[0]), "Gracias & saludos", "k").await.unwrap();
+    let delivered = deliver::deliver(&deliver::loopback_client(), &page, &target(&posts[0]), "Gracias & saludos", "k")
+        .await
+        .unwrap();
     assert_eq!(delivered, Delivered { external_id: "901097836652708_903440000000001".into(), url: None });
     let seen = &fake.seen()[0];
     assert_eq!((seen.method.as_str(), seen.path.as_str()), ("POST", "/v23.0/901097836652708_903438993085259/comments"));
@@ -663,12 +676,12 @@ async fn facebook_gets_the_token_in_the_body_never_in_the_query() {
         "post_id":"1234567890321_98735342324352","parent_id":"1234567890321_1264545546974600",
         "from":{"id":"77","name":"Vecina"},"created_time":1475578854,"message":"¿y mañana?"}}]}]});
     let posts = stored(Platform::Facebook, reply.to_string().as_bytes());
-    deliver::deliver(&deliver::client(), &page, &target(&posts[0]), "Mañana también.", "k").await.unwrap();
+    deliver::deliver(&deliver::loopback_client(), &page, &target(&posts[0]), "Mañana también.", "k").await.unwrap();
     assert_eq!(fake.seen()[1].path, "/v23.0/1234567890321_1264545546974600/comments");
 
     // Instagram: POST /{ig-comment-id}/replies, the same way.
     let ig = ReplyTarget { platform: Platform::Instagram, external_id: "17870913679156914", raw: b"{}" };
-    let delivered = deliver::deliver(&deliver::client(), &page, &ig, "¡Gracias!", "k").await.unwrap();
+    let delivered = deliver::deliver(&deliver::loopback_client(), &page, &ig, "¡Gracias!", "k").await.unwrap();
     assert_eq!(delivered.external_id, "17873440459141021");
     let seen = &fake.seen()[2];
     assert_eq!((seen.path.as_str(), seen.query.as_str()), ("/v23.0/17870913679156914/replies", ""));
@@ -772,7 +785,7 @@ async fn refusals_have_stable_codes_and_never_show_the_token() {
         ),
     ];
     let mastodon = mastodon_post();
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     for (platform, status, headers, body, code, retryable) in cases {
         let fake = Fake::start(move |_, _| answer_with(status, &headers, body.clone())).await;
         let (endpoint, reply) = match platform {
@@ -807,7 +820,7 @@ async fn refusals_have_stable_codes_and_never_show_the_token() {
 #[tokio::test]
 async fn what_cannot_be_sent_is_refused_before_any_request() {
     let fake = Fake::start(|_, _| answer(500, json!({}))).await;
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     let mastodon = mastodon_post();
     let cases: Vec<(ReplyTarget<'_>, String, &str)> = vec![
         (
@@ -874,7 +887,7 @@ async fn a_redirect_is_not_followed_so_the_token_stays_home() {
     let thief = Fake::start(|_, _| answer(200, json!({ "id": "1", "data": { "id": "1" } }))).await;
     let location = format!("{}/steal", thief.url());
     let fake = Fake::start(move |_, _| answer_with(307, &[("location", location.clone())], json!({}))).await;
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     let mastodon = mastodon_post();
     let page = ReplyTarget { platform: Platform::Facebook, external_id: "901097836652708_903438993085259", raw: b"{}" };
     for reply in [target(&mastodon), x_post(), page] {
@@ -892,7 +905,7 @@ async fn a_redirect_is_not_followed_so_the_token_stays_home() {
 #[tokio::test]
 async fn a_lost_answer_is_unknown_where_a_retry_could_post_twice() {
     let lost = format!("http://{}", hangs_up().await);
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     let mastodon = mastodon_post();
     let bluesky = stored(Platform::Bluesky, BLUESKY_REPLY.as_bytes()).remove(0);
     let page = ReplyTarget { platform: Platform::Facebook, external_id: "901097836652708_903438993085259", raw: b"{}" };
@@ -921,7 +934,7 @@ async fn a_lost_answer_is_unknown_where_a_retry_could_post_twice() {
 #[tokio::test]
 async fn every_real_capture_is_answered_under_its_own_post() {
     let Some(real) = real_fixtures() else { return };
-    let client = deliver::client();
+    let client = deliver::loopback_client();
     let mut answered = BTreeMap::<&str, usize>::new();
     for platform in [Platform::Mastodon, Platform::Bluesky, Platform::Facebook] {
         let folder = match platform {

@@ -333,13 +333,14 @@ async fn a_day_in_the_inbox(database_url: &str) {
     }
     let mastodon = start_instance(instance.clone()).await;
     let jetstream = start_jetstream().await;
-    let records: Records = Arc::default();
-    let pds = start_pds(records.clone()).await;
+    let records_seen: Records = Arc::default();
+    let pds = start_pds(records_seen.clone()).await;
 
     // Townhall: the API, the analysis and outbox workers, and both listeners.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = Api { address: listener.local_addr().unwrap() };
-    let app = router(AppState::new(db.clone(), WebhooksConfig::default()), 1 << 20);
+    let app =
+        router(AppState { loopback_endpoints: true, ..AppState::new(db.clone(), WebhooksConfig::default()) }, 1 << 20);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The institutions configure their inbox through the API.
@@ -384,7 +385,7 @@ async fn a_day_in_the_inbox(database_url: &str) {
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = vec![
         tokio::spawn(townhall::understand::run(db.clone(), shutdown.clone())),
-        tokio::spawn(townhall::outbox::run(db.clone(), shutdown.clone())),
+        tokio::spawn(townhall::outbox::run(db.clone(), townhall::deliver::loopback_client(), shutdown.clone())),
     ];
     let options = listen::mastodon::Options {
         instance: endpoint.clone(),
@@ -497,10 +498,23 @@ async fn a_day_in_the_inbox(database_url: &str) {
         .await;
     let question = asked["replies"].as_array().unwrap().iter().find(|r| r["kind"] == "satisfaction").unwrap().clone();
     let question_id = question["external_id"].as_str().unwrap().to_owned();
-    instance.lock().unwrap().mention(citizen_status("103", "pedro", "@region 4", "region", Some(&question_id)));
+    {
+        // Someone else answers first: only the citizen whose case it is rates it.
+        let mut instance = instance.lock().unwrap();
+        instance.mention(citizen_status("103", "troll", "@region 1", "region", Some(&question_id)));
+        instance.mention(citizen_status("104", "pedro", "@region 4", "region", Some(&question_id)));
+    }
     let rated = api.until(&staff.rita, &micro_path, "the rating", |d| !d["rating"].is_null()).await;
     assert_eq!(rated["rating"]["score"], 4);
     assert_eq!(rated["case"]["status"], "resolved", "a rating does not reopen the case");
+
+    // The region has no Bluesky account: referred a Bluesky case, its agent cannot
+    // answer from the municipality's account.
+    let referral = json!({ "to": region.0, "reason": "Los permisos de circulación los emite la región" });
+    api.ok(&staff.ana, "POST", &format!("{permit_path}/referrals"), Some(referral)).await;
+    let (status, refused) =
+        api.call(&staff.rita, "POST", &format!("{permit_path}/replies"), Some(json!({ "body": "Hola" }))).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("reply.no_account")), "{refused}");
 
     // What the platforms received: one threaded status per message, never twice.
     let posted = instance.lock().unwrap().posted.clone();
@@ -521,8 +535,14 @@ async fn a_day_in_the_inbox(database_url: &str) {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), posted.len(), "every message has its own key");
-    let records = records.lock().unwrap().clone();
-    assert_eq!(records.len(), 1, "one Bluesky reply: {records:?}");
+    let records = api
+        .until(admin, &permit_path, "the Bluesky referral notice", |d| {
+            d["replies"].as_array().unwrap().iter().all(|r| r["status"] == "sent")
+        })
+        .await;
+    assert_eq!(records["replies"].as_array().unwrap().len(), 2, "the answer and the referral notice");
+    let records = records_seen.lock().unwrap().clone();
+    assert_eq!(records.len(), 2, "one Bluesky answer and one referral notice: {records:?}");
     assert_eq!(records[0]["record"]["reply"]["parent"], json!({ "uri": CARLA_POST, "cid": "bafycarla1" }));
     assert_eq!(records[0]["record"]["reply"]["root"], json!({ "uri": CARLA_POST, "cid": "bafycarla1" }));
 
@@ -616,7 +636,8 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
     let mastodon = serve(app).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = Api { address: listener.local_addr().unwrap() };
-    let app = router(AppState::new(db.clone(), WebhooksConfig::default()), 1 << 20);
+    let app =
+        router(AppState { loopback_endpoints: true, ..AppState::new(db.clone(), WebhooksConfig::default()) }, 1 << 20);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // A canned acknowledgement, a rule that sends it, and agents' replies held for approval.
@@ -650,7 +671,7 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
     };
     let tasks = vec![
         tokio::spawn(townhall::understand::run(db.clone(), shutdown.clone())),
-        tokio::spawn(townhall::outbox::run(db.clone(), shutdown.clone())),
+        tokio::spawn(townhall::outbox::run(db.clone(), townhall::deliver::loopback_client(), shutdown.clone())),
         tokio::spawn({
             let (db, shutdown) = (db.clone(), shutdown.clone());
             async move { listen::mastodon::run(db, options, shutdown).await.unwrap() }
