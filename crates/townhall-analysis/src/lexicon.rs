@@ -78,27 +78,8 @@ impl Hasher for FastHasher {
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Lower case, with the diacritics of Latin letters removed; other scripts are only
-/// lower-cased (Cyrillic, Arabic and others keep their letters).
-pub fn fold(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_ascii_lowercase();
-    }
-    text.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            'ß' => 's',
-            other => other,
-        })
-        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-        .collect()
-}
+/// lower-cased. Core owns it, so routing rules' keywords fold as analysis does.
+pub use townhall_core::routing::fold;
 
 #[cfg(test)]
 mod tests {

@@ -368,54 +368,41 @@ impl Db {
                 )
             };
         }
+        // The same parameters on both backends; only the rendering of the search differs.
+        macro_rules! bound {
+            ($sql:expr, $text:expr) => {
+                sqlx::query_as($sql)
+                    .bind(query.institution.0)
+                    .bind(query.referred_away)
+                    .bind(query.status.map(CaseStatus::as_str))
+                    .bind(query.team.map(|t| t.0))
+                    .bind(query.assignee.map(|u| u.0))
+                    .bind(query.platform.map(Platform::as_str))
+                    .bind(query.intent.as_deref())
+                    .bind(query.lang.as_deref())
+                    .bind(query.topic.as_deref())
+                    .bind(query.before.map(|c| c.0))
+                    .bind(deadline)
+                    .bind(now)
+                    .bind(now + DUE_SOON)
+                    .bind($text)
+                    .bind(limit)
+            };
+        }
         let rows: Vec<CaseRow> = match self {
             Db::Sqlite(pool) => {
-                let text = query.text.as_ref().map(fts5_match);
-                sqlx::query_as(filters!(
+                let sql = filters!(
                     "SELECT 1 FROM case_posts cp JOIN posts_fts f ON f.rowid = cp.post_id \
                      WHERE cp.case_id = c.id AND posts_fts MATCH $14"
-                ))
-                .bind(query.institution.0)
-                .bind(query.referred_away)
-                .bind(query.status.map(CaseStatus::as_str))
-                .bind(query.team.map(|t| t.0))
-                .bind(query.assignee.map(|u| u.0))
-                .bind(query.platform.map(Platform::as_str))
-                .bind(query.intent.as_deref())
-                .bind(query.lang.as_deref())
-                .bind(query.topic.as_deref())
-                .bind(query.before.map(|c| c.0))
-                .bind(deadline)
-                .bind(now)
-                .bind(now + DUE_SOON)
-                .bind(text)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+                );
+                bound!(sql, query.text.as_ref().map(fts5_match)).fetch_all(pool).await?
             }
             Db::Postgres(pool) => {
-                let text = query.text.as_ref().map(tsquery);
-                sqlx::query_as(filters!(
+                let sql = filters!(
                     "SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id WHERE cp.case_id = c.id \
                      AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $14))"
-                ))
-                .bind(query.institution.0)
-                .bind(query.referred_away)
-                .bind(query.status.map(CaseStatus::as_str))
-                .bind(query.team.map(|t| t.0))
-                .bind(query.assignee.map(|u| u.0))
-                .bind(query.platform.map(Platform::as_str))
-                .bind(query.intent.as_deref())
-                .bind(query.lang.as_deref())
-                .bind(query.topic.as_deref())
-                .bind(query.before.map(|c| c.0))
-                .bind(deadline)
-                .bind(now)
-                .bind(now + DUE_SOON)
-                .bind(text)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+                );
+                bound!(sql, query.text.as_ref().map(tsquery)).fetch_all(pool).await?
             }
         };
         rows.into_iter().map(Case::try_from).collect()

@@ -59,14 +59,24 @@ fn send_job(reply: i64, at: Option<DateTime<Utc>>, round: &str) -> NewJob {
 }
 
 fn reply_event(reply: &Reply, actor: &Actor, action: &str, after: serde_json::Value) -> NewAuditEvent {
+    audit_event(reply.institution_id, reply.id, actor, action, Some(after))
+}
+
+fn audit_event(
+    institution: InstitutionId,
+    reply: ReplyId,
+    actor: &Actor,
+    action: &str,
+    after: Option<serde_json::Value>,
+) -> NewAuditEvent {
     NewAuditEvent {
-        institution_id: Some(reply.institution_id),
+        institution_id: Some(institution),
         actor: actor.clone(),
         action: action.to_owned(),
         object_kind: "reply".into(),
-        object_id: reply.id.to_string(),
+        object_id: reply.to_string(),
         before: None,
-        after: Some(after),
+        after,
         origin: None,
     }
 }
@@ -165,19 +175,11 @@ impl Db {
                 if status == ReplyStatus::Queued {
                     enqueue_in_tx!(tx, now, &send_job(id, new.send_at, "first")).await?;
                 }
-                let event = NewAuditEvent {
-                    institution_id: Some(new.institution_id),
-                    actor: actor.clone(),
-                    action: "reply.queue".into(),
-                    object_kind: "reply".into(),
-                    object_id: id.to_string(),
-                    before: None,
-                    after: Some(json!({
-                        "case_id": new.case_id, "kind": new.kind, "post_id": new.post_id, "status": status, "body": body,
-                        "send_at": new.send_at,
-                    })),
-                    origin: None,
-                };
+                let after = json!({
+                    "case_id": new.case_id, "kind": new.kind, "post_id": new.post_id, "status": status, "body": body,
+                    "send_at": new.send_at,
+                });
+                let event = audit_event(new.institution_id, ReplyId(id), actor, "reply.queue", Some(after));
                 insert_audit!(tx, now, &event).await?;
             }
             tx.commit().await?;
@@ -249,16 +251,8 @@ impl Db {
                 return Err(StoreError::NotFound("reply awaiting approval"));
             }
             enqueue_in_tx!(tx, now, &send_job(id.0, None, "first")).await?;
-            let event = NewAuditEvent {
-                institution_id: Some(institution),
-                actor: Actor::User(approver),
-                action: "reply.approve".into(),
-                object_kind: "reply".into(),
-                object_id: id.to_string(),
-                before: None,
-                after: Some(json!({ "status": ReplyStatus::Queued })),
-                origin: None,
-            };
+            let after = json!({ "status": ReplyStatus::Queued });
+            let event = audit_event(institution, id, &Actor::User(approver), "reply.approve", Some(after));
             insert_audit!(tx, now, &event).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -394,16 +388,7 @@ impl Db {
                 return Err(StoreError::NotFound("failed reply"));
             }
             enqueue_in_tx!(tx, now, &send_job(id.0, None, &format!("retry:{}", now.timestamp_micros()))).await?;
-            let event = NewAuditEvent {
-                institution_id: Some(institution),
-                actor: actor.clone(),
-                action: "reply.retry".into(),
-                object_kind: "reply".into(),
-                object_id: id.to_string(),
-                before: None,
-                after: None,
-                origin: None,
-            };
+            let event = audit_event(institution, id, actor, "reply.retry", None);
             insert_audit!(tx, now, &event).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())

@@ -554,23 +554,11 @@ fn wait(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Durat
 /// The endpoint as a base URL without a trailing slash: https, or http to a loopback
 /// address; no credentials, query or fragment in it.
 fn endpoint(credentials: &Credentials, platform: &str) -> Result<String, DeliveryError> {
-    let bad = |why: &str| DeliveryError::rejected(format!("{platform}: the endpoint {why}"));
-    let url = reqwest::Url::parse(credentials.endpoint.trim()).map_err(|_| bad("is not a URL"))?;
-    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(bad("must be an https address")),
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not carry credentials, a query or a fragment"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    // Whether this machine may be reached was decided in `deliver` with the client's
+    // policy; here the address is only checked for shape and normalised.
+    check_endpoint(&credentials.endpoint, true)
+        .map_err(|e| DeliveryError::rejected(format!("{platform}: {}", e.message)))?;
+    Ok(credentials.endpoint.trim().trim_end_matches('/').to_owned())
 }
 
 /// `Authorization: Bearer …`, marked sensitive so it is never logged.
