@@ -444,7 +444,12 @@ async fn a_day_in_the_inbox(database_url: &str) {
     let first = api.ok(&staff.ana, "POST", &format!("{water_path}/replies"), Some(answer.clone())).await;
     let again = api.ok(&staff.ana, "POST", &format!("{water_path}/replies"), Some(answer)).await;
     assert_eq!(first["id"], again["id"]);
-    let detail = api.until(&staff.ana, &water_path, "the answer sent", |d| d["replies"][0]["status"] == "sent").await;
+    // The case and its replies are read one after the other: wait for both.
+    let detail = api
+        .until(&staff.ana, &water_path, "the answer sent", |d| {
+            d["replies"][0]["status"] == "sent" && d["case"]["status"] == "pending"
+        })
+        .await;
     assert_eq!(detail["case"]["status"], "pending");
     assert!(detail["case"]["first_response_at"].is_string());
     // Luis, answering the same case a moment later, is warned.
@@ -703,8 +708,12 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
     let (status, _) = api.call(&ana, "POST", &format!("/replies/{}/approve", held["id"]), None).await;
     assert_eq!(status, 403, "agents do not approve");
     api.ok(&lead, "POST", &format!("/replies/{}/approve", held["id"]), None).await;
-    let sent = api.until(&ana, &path, "the approved reply sent", |d| d["replies"][1]["status"] == "sent").await;
-    assert_eq!(sent["case"]["status"], "pending");
+    let sent = api
+        .until(&ana, &path, "the approved reply sent", |d| {
+            d["replies"][1]["status"] == "sent" && d["case"]["status"] == "pending"
+        })
+        .await;
+    assert!(sent["case"]["first_response_at"].is_string());
     assert_eq!(instance.lock().unwrap().posted.len(), 2, "the refused attempt posted nothing");
 
     // Notes mention colleagues; closing an answered case needs no reason, reopening works.
