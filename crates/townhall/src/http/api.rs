@@ -42,6 +42,21 @@ impl ApiError {
         ApiError { status, code, message: message.into() }
     }
 
+    /// Its HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Its stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// Its message for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// No valid session or token.
     pub fn unauthenticated() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "auth.required", "sign in or send an API token")

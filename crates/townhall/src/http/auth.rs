@@ -46,13 +46,11 @@ impl FromRequestParts<AppState> for Staff {
             let user = state.db.user_by_token(&token_digest(token)).await.map_err(ApiError::from)?;
             return user.filter(|u| u.active).map(Staff).ok_or_else(ApiError::unauthenticated);
         }
-        let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(ApiError::unauthenticated()) };
-        let session = state.db.session_user(&token_digest(cookie), Utc::now()).await.map_err(ApiError::from)?;
-        let Some((user, csrf)) = session else { return Err(ApiError::unauthenticated()) };
+        let Some((user, csrf)) = session(state, &parts.headers).await? else { return Err(ApiError::unauthenticated()) };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let given = parts.headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
-            if !bool::from(given.ct_eq(csrf.as_bytes())) {
+            if !csrf_matches(given, &csrf) {
                 return Err(ApiError::new(StatusCode::FORBIDDEN, "auth.csrf", "missing or wrong CSRF token"));
             }
         }
@@ -64,7 +62,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of cookie `name` in the request, if sent.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -121,10 +120,7 @@ fn decoy_hash() -> &'static str {
 /// `POST /api/v1/session`: signs in; sets the session cookie and returns the user and
 /// the CSRF token state-changing requests must carry.
 pub async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string());
+    let address = client_address(request.extensions());
     // JSON only: a cross-site form cannot send it, so nobody is signed in unawares.
     let json = request
         .headers()
@@ -150,27 +146,56 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
         return ApiError::new(StatusCode::BAD_REQUEST, "request.invalid", "expected {\"email\", \"password\"}")
             .into_response();
     };
-    let email_key = format!("email:{}", form.email.trim().to_lowercase());
+    let session = match authenticate(&state, &form.email, form.password, &address).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let (user, csrf) = (session.user.clone(), session.csrf.clone());
+    let mut response = (StatusCode::OK, axum::Json(json!({ "user": user, "csrf_token": csrf }))).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session.cookie);
+    response
+}
+
+/// A session just opened: the user, the cookie to set and its CSRF token.
+pub struct NewSession {
+    /// Who signed in.
+    pub user: User,
+    /// `Set-Cookie` value of the session cookie.
+    pub cookie: HeaderValue,
+    /// The token state-changing requests of this session must carry.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession").field("user", &self.user.id).finish_non_exhaustive()
+    }
+}
+
+/// Checks an e-mail and password (argon2id, rate-limited per e-mail and client
+/// address, as slow for an unknown e-mail as for a wrong password) and opens a session.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+    address: &str,
+) -> Result<NewSession, ApiError> {
+    let email_key = format!("email:{}", email.trim().to_lowercase());
     let address_key = format!("address:{address}");
     if state.limiter.blocked(&email_key, MAX_FAILURES_PER_EMAIL)
         || state.limiter.blocked(&address_key, MAX_FAILURES_PER_ADDRESS)
     {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "auth.rate_limited",
             "too many failed sign-ins; wait 15 minutes",
-        )
-        .into_response();
+        ));
     }
-    let found = match state.db.user_credentials(&form.email).await {
-        Ok(found) => found,
-        Err(error) => return ApiError::from(error).into_response(),
-    };
+    let found = state.db.user_credentials(email).await?;
     let (user, hash) = match found {
         Some((user, Some(hash))) if user.active => (Some(user), hash),
         _ => (None, decoy_hash().to_owned()),
     };
-    let password = form.password;
     let verified = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
@@ -181,26 +206,39 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
         state.limiter.fail(&email_key);
         state.limiter.fail(&address_key);
         tracing::info!(address, "sign-in refused");
-        return ApiError::new(StatusCode::UNAUTHORIZED, "auth.invalid_credentials", "wrong e-mail or password")
-            .into_response();
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "auth.invalid_credentials", "wrong e-mail or password"));
     };
     state.limiter.clear(&email_key);
     let (token, digest) = crate::admin::new_token();
     let (csrf, _) = crate::admin::new_token();
     let expires = Utc::now() + chrono::Duration::hours(SESSION_HOURS);
-    if let Err(error) = state.db.create_session(user.id, &digest, &csrf, expires).await {
-        return ApiError::from(error).into_response();
-    }
+    state.db.create_session(user.id, &digest, &csrf, expires).await?;
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_HOURS * 3600
     );
-    let mut response = (StatusCode::OK, axum::Json(json!({ "user": user, "csrf_token": csrf }))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    let mut cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::unauthenticated())?;
+    cookie.set_sensitive(true);
+    Ok(NewSession { user, cookie, csrf })
+}
+
+/// The client's address, for rate limiting, when the server knows it.
+pub fn client_address(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string())
+}
+
+/// The session's user and CSRF token from the request's cookie, if it is valid.
+pub async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<(User, String)>, ApiError> {
+    let Some(cookie) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    Ok(state.db.session_user(&token_digest(cookie), Utc::now()).await?)
+}
+
+/// Whether a form's or header's CSRF token is the session's, compared in constant time.
+pub fn csrf_matches(given: &[u8], expected: &str) -> bool {
+    bool::from(given.ct_eq(expected.as_bytes()))
 }
 
 /// `DELETE /api/v1/session`: signs out.

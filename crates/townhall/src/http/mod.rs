@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod i18n;
 pub mod openapi;
+mod pages;
 mod ui;
 mod webhooks;
 
@@ -48,8 +50,8 @@ impl AppState {
 }
 
 /// No inline script or style, nothing from other origins, never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The whole application as a router, for `serve` and for tests.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -57,6 +59,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/", get(ui::overview))
         .route("/static/townhall.css", get(ui::stylesheet))
+        .route("/static/townhall.js", get(ui::script))
+        .route("/signin", get(pages::signin_form).post(pages::signin))
+        .route("/signout", axum::routing::post(pages::signout))
+        .route("/inbox", get(pages::inbox_page))
+        .route("/cases/{id}", get(pages::case_page))
+        .route("/cases/{id}/reply", axum::routing::post(pages::reply_form))
+        .route("/cases/{id}/note", axum::routing::post(pages::note_form))
+        .route("/cases/{id}/act", axum::routing::post(pages::act_form))
+        .route("/cases/{id}/refer", axum::routing::post(pages::refer_form))
         .route("/healthz", get(healthz))
         .route("/webhooks/x", get(webhooks::x_crc).post(webhooks::x_event))
         .route("/webhooks/meta", get(webhooks::meta_verify).post(webhooks::meta_event))

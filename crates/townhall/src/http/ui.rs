@@ -11,6 +11,7 @@ use townhall_core::{Account, CaseStatus, MetricSnapshot};
 use super::AppState;
 
 const STYLESHEET: &str = include_str!("../../static/townhall.css");
+const SCRIPT: &str = include_str!("../../static/townhall.js");
 
 /// Weeks of follower history drawn on the overview.
 const HISTORY_DAYS: i64 = 182;
@@ -172,6 +173,15 @@ fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
 /// `GET /static/townhall.css`
 pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET)
+        .into_response()
+}
+
+/// `GET /static/townhall.js`: the staff pages' keyboard shortcuts.
+pub async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        SCRIPT,
+    )
         .into_response()
 }
 

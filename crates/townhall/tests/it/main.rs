@@ -10,6 +10,7 @@ mod inbox;
 mod listen;
 mod openapi;
 mod pages;
+mod staff_pages;
 mod support;
 mod understand;
 mod webhooks;

@@ -1,0 +1,646 @@
+//! The staff pages: sign-in, the inbox and the case page, server-rendered, working
+//! without JavaScript (`/static/townhall.js` only adds keyboard shortcuts). Every form
+//! carries the session's CSRF token; every value is escaped by askama and untrusted
+//! text is wrapped in `<bdi>`. Words come from the catalogues (`i18n.rs`).
+
+use askama::Template;
+use axum::extract::{Form, FromRequest as _, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use townhall_core::deadline::{DeadlineState, deadline_state};
+use townhall_core::{CaseAction, CaseId, CaseStatus, CloseReason, InstitutionId, Platform, SearchQuery, User};
+use townhall_store::CaseQuery;
+
+use super::AppState;
+use super::api::ApiError;
+use super::auth::{SESSION_COOKIE, authenticate, client_address, csrf_matches, session};
+use super::i18n::{Catalog, negotiate};
+use crate::inbox::{self, ReplyRequest};
+
+/// The cookie that carries the sign-in form's CSRF token (before there is a session).
+const SIGNIN_COOKIE: &str = "townhall_signin";
+
+/// The signed-in user, for the page header.
+struct Who {
+    name: String,
+    institution: String,
+    csrf: String,
+}
+
+/// A signed-in staff member and their session's CSRF token; pages redirect to the
+/// sign-in page without one.
+struct PageStaff {
+    user: User,
+    csrf: String,
+}
+
+async fn page_staff(state: &AppState, headers: &HeaderMap) -> Result<PageStaff, Response> {
+    match session(state, headers).await {
+        Ok(Some((user, csrf))) => Ok(PageStaff { user, csrf }),
+        Ok(None) => Err(Redirect::to("/signin").into_response()),
+        Err(error) => Err(error.into_response()),
+    }
+}
+
+async fn who(state: &AppState, staff: &PageStaff) -> Who {
+    let institution = state.db.institution(staff.user.institution_id).await.ok().flatten().map(|i| i.name);
+    Who { name: staff.user.name.clone(), institution: institution.unwrap_or_default(), csrf: staff.csrf.clone() }
+}
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    t: &'a Catalog,
+    who: Option<Who>,
+    csrf: String,
+    email: String,
+    problem: Option<&'static str>,
+}
+
+/// `GET /signin`
+pub(super) async fn signin_form(headers: HeaderMap) -> Response {
+    signin_page(negotiate(&headers), StatusCode::OK, String::new(), None)
+}
+
+fn signin_page(t: &Catalog, status: StatusCode, email: String, problem: Option<&'static str>) -> Response {
+    let (csrf, _) = crate::admin::new_token();
+    let mut response = render(status, &SignInPage { t, who: None, csrf: csrf.clone(), email, problem });
+    let cookie = format!("{SIGNIN_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignInForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+/// `POST /signin`: the form's token must match its cookie (so no other site can sign
+/// someone in); then the same check as the API's sign-in.
+pub(super) async fn signin(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let t = negotiate(request.headers());
+    let address = client_address(request.extensions());
+    let expected = super::auth::cookie(request.headers(), SIGNIN_COOKIE).map(str::to_owned);
+    let Ok(Form(form)) = Form::<SignInForm>::from_request(request, &state).await else {
+        return signin_page(t, StatusCode::BAD_REQUEST, String::new(), Some("signin.expired"));
+    };
+    if !expected.is_some_and(|e| csrf_matches(form.csrf.as_bytes(), &e)) {
+        return signin_page(t, StatusCode::FORBIDDEN, form.email, Some("signin.expired"));
+    }
+    match authenticate(&state, &form.email, form.password, &address).await {
+        Ok(session) => {
+            let mut response = Redirect::to("/inbox").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, session.cookie);
+            response
+        }
+        Err(error) if error.code() == "auth.rate_limited" => {
+            signin_page(t, StatusCode::TOO_MANY_REQUESTS, form.email, Some("signin.limited"))
+        }
+        Err(error) if error.code() == "auth.invalid_credentials" => {
+            signin_page(t, StatusCode::UNAUTHORIZED, form.email, Some("signin.failed"))
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /signout`
+pub(super) async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let staff = match page_staff(&state, &headers).await {
+        Ok(staff) => staff,
+        Err(redirect) => return redirect,
+    };
+    if !csrf_matches(form.csrf.as_bytes(), &staff.csrf) {
+        return forbidden(negotiate(&headers));
+    }
+    if let Some(token) = super::auth::cookie(&headers, SESSION_COOKIE)
+        && let Err(error) = state.db.delete_session(&crate::admin::token_digest(token)).await
+    {
+        return ApiError::from(error).into_response();
+    }
+    let mut response = Redirect::to("/signin").into_response();
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    t: &'a Catalog,
+    who: Option<Who>,
+    filters: Filters,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+struct Filters {
+    q: String,
+    topic: String,
+    lang: String,
+    mine: bool,
+    referred: bool,
+    status: Vec<(String, String, bool)>,
+    intent: Vec<(String, String, bool)>,
+    platform: Vec<(String, String, bool)>,
+    deadline: Vec<(String, String, bool)>,
+}
+
+struct Row {
+    id: i64,
+    subject: String,
+    status: &'static str,
+    priority: &'static str,
+    platform: &'static str,
+    assignee: String,
+    deadline: Option<&'static str>,
+}
+
+/// The inbox's query string.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct InboxParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    intent: String,
+    #[serde(default)]
+    platform: String,
+    #[serde(default)]
+    deadline: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    mine: Option<String>,
+    #[serde(default)]
+    referred: Option<String>,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+fn choices(t: &Catalog, values: &[&str], chosen: &str) -> Vec<(String, String, bool)> {
+    std::iter::once((String::new(), t.get("inbox.any").to_owned(), chosen.is_empty()))
+        .chain(values.iter().map(|v| ((*v).to_owned(), (*v).to_owned(), *v == chosen)))
+        .collect()
+}
+
+/// `GET /inbox`: the institution's cases, newest first, filtered, 50 a page.
+pub(super) async fn inbox_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<InboxParams>,
+) -> Response {
+    let t = negotiate(&headers);
+    let staff = match page_staff(&state, &headers).await {
+        Ok(staff) => staff,
+        Err(redirect) => return redirect,
+    };
+    let text = match params.q.trim() {
+        "" => None,
+        q => SearchQuery::parse(q).ok(),
+    };
+    let query = CaseQuery {
+        referred_away: params.referred.is_some(),
+        status: params.status.parse().ok(),
+        platform: params.platform.parse().ok(),
+        intent: (!params.intent.is_empty()).then(|| params.intent.clone()),
+        topic: (!params.topic.trim().is_empty()).then(|| params.topic.trim().to_owned()),
+        lang: (!params.lang.trim().is_empty()).then(|| params.lang.trim().to_owned()),
+        deadline: params.deadline.parse().ok(),
+        assignee: params.mine.is_some().then_some(staff.user.id),
+        text,
+        before: params.before.map(CaseId),
+        limit: 50,
+        ..CaseQuery::new(staff.user.institution_id)
+    };
+    let now = Utc::now();
+    let cases = match state.db.list_cases(&query, now).await {
+        Ok(cases) => cases,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let users = state.db.users(staff.user.institution_id).await.unwrap_or_default();
+    let rows = cases
+        .iter()
+        .map(|c| Row {
+            id: c.id.0,
+            subject: c.subject.clone(),
+            status: c.status.as_str(),
+            priority: c.priority.as_str(),
+            platform: c.platform.map_or("", Platform::as_str),
+            assignee: c
+                .assignee
+                .and_then(|a| users.iter().find(|u| u.id == a))
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            deadline: case_deadline(c, now).map(DeadlineState::as_str),
+        })
+        .collect();
+    let next = (cases.len() == 50).then(|| cases.last().map(|c| next_page(&params, c.id))).flatten();
+    let statuses: Vec<&str> = CaseStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let platforms: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+    let filters = Filters {
+        q: params.q.clone(),
+        topic: params.topic.clone(),
+        lang: params.lang.clone(),
+        mine: params.mine.is_some(),
+        referred: params.referred.is_some(),
+        status: choices(t, &statuses, &params.status),
+        intent: choices(t, townhall_core::routing::INTENTS, &params.intent),
+        platform: choices(t, &platforms, &params.platform),
+        deadline: choices(t, &["breached", "due_soon", "on_time"], &params.deadline),
+    };
+    let who = Some(who(&state, &staff).await);
+    render(StatusCode::OK, &InboxPage { t, who, filters, rows, next })
+}
+
+/// The state of the case's most pressing open deadline.
+fn case_deadline(case: &townhall_core::Case, now: chrono::DateTime<Utc>) -> Option<DeadlineState> {
+    if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) {
+        return None;
+    }
+    let first = deadline_state(case.first_response_due, case.first_response_at, now);
+    let resolution = deadline_state(case.resolution_due, case.resolved_at, now);
+    [first, resolution]
+        .into_iter()
+        .flatten()
+        .find(|s| matches!(s, DeadlineState::Breached | DeadlineState::DueSoon))
+        .or(first.or(resolution))
+}
+
+fn next_page(params: &InboxParams, last: CaseId) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (name, value) in [
+        ("q", &params.q),
+        ("status", &params.status),
+        ("intent", &params.intent),
+        ("platform", &params.platform),
+        ("deadline", &params.deadline),
+        ("topic", &params.topic),
+        ("lang", &params.lang),
+    ] {
+        if !value.is_empty() {
+            pairs.push((name, value.clone()));
+        }
+    }
+    if params.mine.is_some() {
+        pairs.push(("mine", "1".into()));
+    }
+    if params.referred.is_some() {
+        pairs.push(("referred", "1".into()));
+    }
+    pairs.push(("before", last.to_string()));
+    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    format!("/inbox?{}", query.join("&"))
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage<'a> {
+    t: &'a Catalog,
+    who: Option<Who>,
+    who_csrf: String,
+    case: townhall_core::Case,
+    team: String,
+    assignee: String,
+    opened: String,
+    due: Option<String>,
+    rating: Option<i32>,
+    read_only: bool,
+    posts: Vec<PostView>,
+    replies: Vec<ReplyView>,
+    notes: Vec<(String, String, String)>,
+    referrals: Vec<String>,
+    audit: Vec<String>,
+    canned: Vec<(i64, String)>,
+    institutions: Vec<(i64, String)>,
+    close_reasons: Vec<&'static str>,
+}
+
+struct PostView {
+    author: String,
+    platform: &'static str,
+    at: String,
+    text: String,
+    links: Vec<String>,
+    tags: Vec<(String, String)>,
+}
+
+struct ReplyView {
+    kind: &'static str,
+    status: &'static str,
+    status_key: String,
+    body: String,
+    error: Option<String>,
+}
+
+/// `GET /cases/{id}`
+pub(super) async fn case_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let t = negotiate(&headers);
+    let staff = match page_staff(&state, &headers).await {
+        Ok(staff) => staff,
+        Err(redirect) => return redirect,
+    };
+    match build_case_page(&state, t, &staff, CaseId(id)).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn build_case_page<'a>(
+    state: &AppState,
+    t: &'a Catalog,
+    staff: &PageStaff,
+    id: CaseId,
+) -> Result<CasePage<'a>, ApiError> {
+    let db = &state.db;
+    let detail = inbox::case_detail(db, &staff.user, id).await?;
+    let users = db.users(staff.user.institution_id).await?;
+    let teams = db.teams(staff.user.institution_id).await?;
+    let institutions = db.institutions().await?;
+    let name_of =
+        |id: InstitutionId| institutions.iter().find(|i| i.id == id).map_or_else(|| id.to_string(), |i| i.name.clone());
+    let mut posts = Vec::with_capacity(detail.posts.len());
+    for post in &detail.posts {
+        let author = match post.contact_id {
+            Some(contact) => db.contact(contact).await?.map(|c| c.display_name.unwrap_or(c.handle)).unwrap_or_default(),
+            None => String::new(),
+        };
+        let tags = match db.enrichment(post.id).await? {
+            Some((tags, _)) => {
+                let mut shown = vec![(format!("intent: {}", tags.intent), "—".to_owned())];
+                shown.extend(tags.lang.map(|l| (format!("lang: {l}"), "—".to_owned())));
+                shown.extend(tags.topics.iter().map(|topic| (topic.topic.clone(), format!("{:.2}", topic.confidence))));
+                if tags.urgency >= 0.4 {
+                    shown.push(("urgent".into(), format!("{:.2}", tags.urgency)));
+                }
+                if tags.spam >= 0.5 {
+                    shown.push(("spam".into(), format!("{:.2}", tags.spam)));
+                }
+                shown
+            }
+            None => Vec::new(),
+        };
+        posts.push(PostView {
+            author,
+            platform: post.platform.as_str(),
+            at: post.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            text: post.text.clone(),
+            links: post
+                .entities
+                .links
+                .iter()
+                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+                .cloned()
+                .collect(),
+            tags,
+        });
+    }
+    let case = detail.case;
+    let canned = db
+        .canned_answers(staff.user.institution_id)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, format!("{} ({})", a.name, a.lang)))
+        .collect();
+    Ok(CasePage {
+        t,
+        who: Some(who(state, staff).await),
+        who_csrf: staff.csrf.clone(),
+        team: case
+            .team_id
+            .and_then(|id| teams.iter().find(|t| t.id == id))
+            .map_or_else(|| t.get("case.nobody").to_owned(), |t| t.name.clone()),
+        assignee: case
+            .assignee
+            .and_then(|id| users.iter().find(|u| u.id == id))
+            .map_or_else(|| t.get("case.nobody").to_owned(), |u| u.name.clone()),
+        opened: case.opened_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        due: case_deadline(&case, Utc::now()).map(|s| s.as_str().to_owned()),
+        rating: detail.rating.map(|r| r.score),
+        read_only: detail.access != "owner" || !staff.user.role.can_work_cases(),
+        posts,
+        replies: detail
+            .replies
+            .iter()
+            .map(|r| ReplyView {
+                kind: r.kind.as_str(),
+                status: r.status.as_str(),
+                status_key: format!("delivery.{}", r.status.as_str()),
+                body: r.body.clone(),
+                error: r.error.clone(),
+            })
+            .collect(),
+        notes: detail
+            .notes
+            .iter()
+            .map(|n| {
+                let author = users.iter().find(|u| u.id == n.user_id).map_or_else(String::new, |u| u.name.clone());
+                (author, n.created_at.format("%Y-%m-%d %H:%M").to_string(), n.body.clone())
+            })
+            .collect(),
+        referrals: detail
+            .referrals
+            .iter()
+            .map(|r| {
+                format!("{} → {}: {} ({})", name_of(r.from), name_of(r.to), r.reason, r.at.format("%Y-%m-%d %H:%M"))
+            })
+            .collect(),
+        audit: detail
+            .audit
+            .iter()
+            .map(|e| format!("{} · {} · {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.action, e.actor.to_stored()))
+            .collect(),
+        canned,
+        institutions: institutions
+            .iter()
+            .filter(|i| i.id != staff.user.institution_id)
+            .map(|i| (i.id.0, i.name.clone()))
+            .collect(),
+        close_reasons: CloseReason::ALL.iter().map(|r| r.as_str()).collect(),
+        case,
+    })
+}
+
+fn forbidden(t: &Catalog) -> Response {
+    problem_page(t, StatusCode::FORBIDDEN, "the form expired; reload the page and try again".into())
+}
+
+#[derive(Template)]
+#[template(path = "problem.html")]
+struct ProblemPage<'a> {
+    t: &'a Catalog,
+    who: Option<Who>,
+    message: String,
+}
+
+fn problem_page(t: &Catalog, status: StatusCode, message: String) -> Response {
+    render(status, &ProblemPage { t, who: None, message })
+}
+
+/// Runs a form's action for the signed-in staff member after checking its CSRF token,
+/// then goes back to the case page, or shows why it was refused.
+async fn case_form<F, Fut>(state: &AppState, headers: &HeaderMap, id: i64, csrf: &str, act: F) -> Response
+where
+    F: FnOnce(User) -> Fut,
+    Fut: Future<Output = Result<(), ApiError>>,
+{
+    let t = negotiate(headers);
+    let staff = match page_staff(state, headers).await {
+        Ok(staff) => staff,
+        Err(redirect) => return redirect,
+    };
+    if !csrf_matches(csrf.as_bytes(), &staff.csrf) {
+        return forbidden(t);
+    }
+    match act(staff.user).await {
+        Ok(()) => Redirect::to(&format!("/cases/{id}")).into_response(),
+        Err(error) => problem_page(t, error.status(), error.message().to_owned()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReplyForm {
+    csrf: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    canned_answer: String,
+    #[serde(default)]
+    force: Option<String>,
+}
+
+/// `POST /cases/{id}/reply`
+pub(super) async fn reply_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let db = state.db.clone();
+    case_form(&state, &headers, id, &form.csrf, |user| async move {
+        let canned = form.canned_answer.parse::<i64>().ok();
+        let request = ReplyRequest {
+            body: if canned.is_some() { None } else { Some(form.body) },
+            canned_answer: canned,
+            idempotency_key: None,
+            force: form.force.is_some(),
+        };
+        inbox::reply(&db, &user, CaseId(id), &request).await.map(|_| ()).map_err(ApiError::from)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct NoteForm {
+    csrf: String,
+    body: String,
+}
+
+/// `POST /cases/{id}/note`
+pub(super) async fn note_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    let db = state.db.clone();
+    case_form(&state, &headers, id, &form.csrf, |user| async move {
+        inbox::note(&db, &user, CaseId(id), &form.body).await.map(|_| ()).map_err(ApiError::from)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ActForm {
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /cases/{id}/act`: assign to oneself, open, resolve, close, reopen.
+pub(super) async fn act_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let db = state.db.clone();
+    case_form(&state, &headers, id, &form.csrf, |user| async move {
+        let action = match form.action.as_str() {
+            "assign_me" => {
+                let case = db.owned_case(CaseId(id), user.institution_id).await?;
+                CaseAction::Assign { team: case.team_id.or(user.team_id), assignee: Some(user.id) }
+            }
+            "open" => CaseAction::Open,
+            "resolve" => CaseAction::Resolve { outcome: form.outcome },
+            "close" => CaseAction::Close { reason: form.reason.parse::<CloseReason>().ok() },
+            "reopen" => CaseAction::Reopen,
+            _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "request.invalid", "unknown action")),
+        };
+        inbox::act(&db, &user, CaseId(id), &action).await.map(|_| ()).map_err(ApiError::from)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReferForm {
+    csrf: String,
+    to: i64,
+    reason: String,
+}
+
+/// `POST /cases/{id}/refer`
+pub(super) async fn refer_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<ReferForm>,
+) -> Response {
+    let db = state.db.clone();
+    case_form(&state, &headers, id, &form.csrf, |user| async move {
+        inbox::refer(&db, &user, CaseId(id), InstitutionId(form.to), &form.reason)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from)
+    })
+    .await
+}

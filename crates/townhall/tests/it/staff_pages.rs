@@ -1,0 +1,197 @@
+//! The staff pages over real HTTP: sign-in with its form token, the inbox, the case
+//! page with a hostile post rendered inert, forms that need the session's CSRF token,
+//! and the interface in the browser's language.
+
+use chrono::Utc;
+use townhall_core::{
+    Actor, CountryCode, InstitutionKind, Level, NewContact, NewInstitution, NewPost, Platform, Priority, Role,
+};
+use townhall_store::{NewAccount, NewCase, NewUser};
+
+use crate::support::{Response, TestApp};
+
+const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)> \u{202e}gnp.exe javascript:alert(3)";
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The value of `name="csrf" value="…"` in a page.
+fn csrf_field(page: &str) -> String {
+    let after = page.split("name=\"csrf\" value=\"").nth(1).expect("a csrf field");
+    after.split('"').next().unwrap().to_owned()
+}
+
+fn cookie(response: &Response, name: &str) -> String {
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", response.headers))
+}
+
+async fn setup(app: &TestApp) -> i64 {
+    let db = &app.db;
+    let new = NewInstitution {
+        slug: "valpo".into(),
+        name: "Municipalidad de Valparaíso".into(),
+        kind: InstitutionKind::Government,
+        level: Level::Local,
+        country: CountryCode::parse("CL").unwrap(),
+        parent: None,
+        jurisdiction: None,
+    };
+    let valpo = db.create_institution(&new, &Actor::cli()).await.unwrap().id;
+    let user = NewUser {
+        institution_id: valpo,
+        email: "ana@valpo.cl".into(),
+        name: "Ana".into(),
+        role: Role::Agent,
+        team_id: None,
+        password_hash: Some(townhall::admin::hash_password("a long passphrase").unwrap()),
+    };
+    db.create_user(&user, &Actor::cli()).await.unwrap();
+    let account = NewAccount {
+        institution_id: valpo,
+        platform: Platform::Mastodon,
+        handle: "@muni@social.example".into(),
+        display_name: "Muni".into(),
+        external_id: None,
+        official: None,
+    };
+    let account = db.create_account(&account, &Actor::cli()).await.unwrap().id;
+    let post = NewPost {
+        platform: Platform::Mastodon,
+        external_id: "https://social.example/statuses/1".into(),
+        account_id: Some(account),
+        author: Some(NewContact {
+            external_id: "c".into(),
+            handle: "vecina".into(),
+            display_name: Some(HOSTILE.into()),
+        }),
+        text: HOSTILE.into(),
+        lang_hint: None,
+        created_at: Utc::now(),
+        edited_at: None,
+        reply_to: None,
+        conversation: None,
+        metrics: Default::default(),
+        entities: townhall_core::PostEntities {
+            links: vec!["javascript:alert(4)".into(), "https://example.org/a".into()],
+            ..Default::default()
+        },
+        raw: br#"{"id":"1"}"#.to_vec(),
+    };
+    let post = db.ingest_post(&post).await.unwrap().post_id();
+    let case = NewCase {
+        institution_id: valpo,
+        contact_id: None,
+        subject: HOSTILE.into(),
+        platform: Some(Platform::Mastodon),
+        priority: Priority::High,
+        team_id: None,
+        assignee: None,
+        tags: Vec::new(),
+        first_response_due: None,
+        resolution_due: None,
+        post_ids: vec![post],
+    };
+    db.create_case(&case, &Actor::cli()).await.unwrap().id.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_work_a_case_and_see_hostile_text_inert() {
+    let app = TestApp::start().await;
+    let case = setup(&app).await;
+
+    // Without a session the inbox sends to the sign-in page.
+    let anonymous = app.get("/inbox").await;
+    assert_eq!((anonymous.status, anonymous.header("location")), (303, Some("/signin")));
+
+    // The sign-in form's token must come back with its cookie.
+    let page = app.get("/signin").await;
+    let signin_cookie = cookie(&page, "townhall_signin");
+    let token = csrf_field(&page.body);
+    let urlencoded = ("Content-Type", "application/x-www-form-urlencoded");
+    let body = form(&[("email", "ana@valpo.cl"), ("password", "a long passphrase"), ("csrf", &token)]);
+    let forged = app.request("POST", "/signin", &[urlencoded], body.as_bytes()).await;
+    assert_eq!(forged.status, 403, "no cookie: another site's form");
+    let wrong = form(&[("email", "ana@valpo.cl"), ("password", "nope"), ("csrf", &token)]);
+    let refused = app.request("POST", "/signin", &[urlencoded, ("Cookie", &signin_cookie)], wrong.as_bytes()).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("Wrong e-mail or password."));
+    let signed = app.request("POST", "/signin", &[urlencoded, ("Cookie", &signin_cookie)], body.as_bytes()).await;
+    assert_eq!((signed.status, signed.header("location")), (303, Some("/inbox")));
+    let session = cookie(&signed, "townhall_session");
+
+    // The inbox lists the case; its subject is text, not markup.
+    let inbox = app.request("GET", "/inbox", &[("Cookie", &session)], b"").await;
+    assert_eq!(inbox.status, 200);
+    assert!(inbox.body.contains(&format!("href=\"/cases/{case}\"")));
+    for raw in ["<script>alert(1)", "<img src=x"] {
+        assert!(!inbox.body.contains(raw), "{raw} reached the inbox unescaped");
+    }
+    assert!(inbox.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "shown as text");
+    let csp = inbox.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+
+    // The case page: the thread escaped, untrusted text isolated, links inert and marked.
+    let path = format!("/cases/{case}");
+    let page = app.request("GET", &path, &[("Cookie", &session)], b"").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("<script>alert") && !page.body.contains("onerror=alert(2)>"));
+    assert!(page.body.contains("<bdi>"), "untrusted text is isolated");
+    assert!(!page.body.contains("href=\"javascript:"), "only http(s) links are links");
+    assert!(
+        page.body.contains("href=\"https:&#x2f;&#x2f;example.org&#x2f;a\" rel=\"noopener noreferrer nofollow\"")
+            || page.body.contains("rel=\"noopener noreferrer nofollow\"")
+    );
+    let csrf = csrf_field(&page.body);
+
+    // Forms need the session's token.
+    let note = form(&[("csrf", "forged"), ("body", "Llamar a la vecina")]);
+    let forged =
+        app.request("POST", &format!("{path}/note"), &[urlencoded, ("Cookie", &session)], note.as_bytes()).await;
+    assert_eq!(forged.status, 403);
+    let note = form(&[("csrf", &csrf), ("body", "Llamar a la vecina")]);
+    let added =
+        app.request("POST", &format!("{path}/note"), &[urlencoded, ("Cookie", &session)], note.as_bytes()).await;
+    assert_eq!((added.status, added.header("location")), (303, Some(path.as_str())));
+    let act = form(&[("csrf", &csrf), ("action", "assign_me"), ("outcome", ""), ("reason", "")]);
+    let assigned =
+        app.request("POST", &format!("{path}/act"), &[urlencoded, ("Cookie", &session)], act.as_bytes()).await;
+    assert_eq!(assigned.status, 303);
+    let reply = form(&[("csrf", &csrf), ("body", "Hola, ya lo revisamos."), ("canned_answer", "")]);
+    let sent =
+        app.request("POST", &format!("{path}/reply"), &[urlencoded, ("Cookie", &session)], reply.as_bytes()).await;
+    assert_eq!(sent.status, 303);
+    // Closing an unanswered case without a reason is refused with the reason why.
+    let close = form(&[("csrf", &csrf), ("action", "close"), ("outcome", ""), ("reason", "")]);
+    let refused =
+        app.request("POST", &format!("{path}/act"), &[urlencoded, ("Cookie", &session)], close.as_bytes()).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("needs a reason"), "{}", refused.body);
+
+    let page = app.request("GET", &path, &[("Cookie", &session), ("Accept-Language", "es-CL,es;q=0.9")], b"").await;
+    assert!(page.body.contains("<html lang=\"es\">"));
+    for expected in ["Llamar a la vecina", "Hola, ya lo revisamos.", "en cola", "Responder a la persona", "Notas internas"] {
+        assert!(page.body.contains(expected), "the case page lacks {expected:?}");
+    }
+
+    // Signing out ends the session.
+    let out = form(&[("csrf", &csrf)]);
+    let signed_out = app.request("POST", "/signout", &[urlencoded, ("Cookie", &session)], out.as_bytes()).await;
+    assert_eq!(signed_out.status, 303);
+    let after = app.request("GET", "/inbox", &[("Cookie", &session)], b"").await;
+    assert_eq!(after.status, 303);
+}
