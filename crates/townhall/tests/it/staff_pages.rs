@@ -184,7 +184,9 @@ async fn staff_sign_in_work_a_case_and_see_hostile_text_inert() {
 
     let page = app.request("GET", &path, &[("Cookie", &session), ("Accept-Language", "es-CL,es;q=0.9")], b"").await;
     assert!(page.body.contains("<html lang=\"es\">"));
-    for expected in ["Llamar a la vecina", "Hola, ya lo revisamos.", "en cola", "Responder a la persona", "Notas internas"] {
+    for expected in
+        ["Llamar a la vecina", "Hola, ya lo revisamos.", "en cola", "Responder a la persona", "Notas internas"]
+    {
         assert!(page.body.contains(expected), "the case page lacks {expected:?}");
     }
 

@@ -1,0 +1,254 @@
+// Townhall's pages in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core), against `townhall serve --demo` on 127.0.0.1 with a fresh
+// database. A fake Mastodon instance on 127.0.0.1 delivers posts made of hostile
+// strings through the real listener, so they arrive as citizens' posts do.
+//
+// It signs in, triages a case with the keyboard alone (next, open, reply, act,
+// refer), checks that no hostile text runs or breaks the layout, audits every page
+// with axe-core (WCAG 2.1 A and AA), opens a public page, and saves screenshots at
+// desktop and phone widths. Exit status 1 on the first failure.
+//
+//   node tests/browser/run.mjs [path/to/townhall]   (default: target/debug/townhall)
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const binary = resolve(process.argv[2] ?? join(root, "target/debug/townhall"));
+const shots = process.env.TOWNHALL_SCREENSHOTS ?? join(root, "docs/screenshots");
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+const HOSTILE = [
+  "<script>window.__pwned = 'script'</script>",
+  "<img src=x onerror=\"window.__pwned='onerror'\">",
+  "<svg onload=\"window.__pwned='svg'\"></svg>",
+  "<a href=\"javascript:window.__pwned='link'\">click</a>",
+  "javascript:window.__pwned='text'",
+  "\u202eevil\u202c RTL override \u2067isolate",
+  "\"><iframe src=\"javascript:window.__pwned='frame'\"></iframe>",
+  "x".repeat(5000),
+  "\ud83d\ude00 emoji \u0000 NUL \ufffd broken",
+];
+
+let failures = 0;
+function check(condition, message) {
+  if (!condition) {
+    failures += 1;
+    console.error(`FAIL ${message}`);
+  } else {
+    console.log(`ok   ${message}`);
+  }
+}
+
+// ---- a fake Mastodon instance serving hostile mentions ------------------------------
+function fakeMastodon() {
+  const notifications = HOSTILE.map((text, i) => {
+    const id = String(i + 1);
+    const account = { id: `c${id}`, acct: `vecino${id}`, display_name: text.slice(0, 200), url: `https://127.0.0.1/@vecino${id}` };
+    return {
+      id, type: "mention", created_at: new Date().toISOString(), account,
+      status: {
+        id: `90${id}`, uri: `https://127.0.0.1/users/vecino${id}/statuses/90${id}`, created_at: new Date().toISOString(),
+        content: `<p>@munivalpo ¿Me pueden ayudar? ${text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")}</p>`,
+        language: "es", visibility: "public", account,
+        mentions: [{ acct: "munivalpo@mastodon.cl" }], tags: [], media_attachments: [],
+      },
+    };
+  });
+  const server = createServer((request, response) => {
+    const url = new URL(request.url, "http://127.0.0.1");
+    if (url.pathname === "/api/v1/notifications") {
+      const after = Number(url.searchParams.get("min_id") ?? 0);
+      const page = notifications.filter((n) => Number(n.id) > after).reverse();
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(page));
+    } else {
+      response.writeHead(503);
+      response.end();
+    }
+  });
+  return new Promise((ready) => server.listen(0, "127.0.0.1", () => ready(server)));
+}
+
+// ---- townhall serve --demo ----------------------------------------------------------
+function startTownhall(dir, mastodon) {
+  const child = spawn(binary, ["serve", "--demo", "--bind", "127.0.0.1:0"], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      RUST_LOG: "error",
+      TOWNHALL_LISTEN_MASTODON_INSTANCE: `http://127.0.0.1:${mastodon.address().port}`,
+      TOWNHALL_LISTEN_MASTODON_TOKEN: "browser-test-token",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  return new Promise((ready, fail) => {
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const address = output.match(/Townhall is listening on (http:\/\/[^\s/]+)\//);
+      if (address) {
+        const agent = output.match(/^\s*sign in as agent: (\S+) \/ (\S+)\s*$/m);
+        ready({ child, base: address[1], email: agent?.[1], password: agent?.[2] });
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`townhall exited with ${code}: ${output}`)));
+  });
+}
+
+/// Presses `key` and waits for the form it submits to come back as a new page.
+async function submit(page, key) {
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.keyboard.press(key)]);
+}
+
+async function audit(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  const violations = result.violations.map((v) => `${v.id} (${v.nodes.length}): ${v.help}`);
+  check(violations.length === 0, `${name}: no WCAG 2.1 A/AA violation ${violations.join("; ")}`);
+}
+
+async function inert(page, name) {
+  const pwned = await page.evaluate(() => window.__pwned ?? null);
+  check(pwned === null, `${name}: no hostile text ran (${pwned})`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 1, `${name}: the layout holds (horizontal overflow ${overflow}px)`);
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "townhall-browser-"));
+  const mastodon = await fakeMastodon();
+  const townhall = await startTownhall(dir, mastodon);
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+  try {
+    check(Boolean(townhall.email), "serve --demo printed an agent's sign-in");
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "es-CL" });
+    const page = await context.newPage();
+    const dialogs = [];
+    page.on("dialog", (dialog) => { dialogs.push(dialog.message()); dialog.dismiss(); });
+
+    // Sign in with the keyboard.
+    await page.goto(`${townhall.base}/signin`);
+    await audit(page, "sign-in page");
+    await page.keyboard.type(townhall.email);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(townhall.password);
+    await Promise.all([page.waitForURL("**/inbox"), page.keyboard.press("Enter")]);
+    check((await page.textContent("h1")).includes("Bandeja"), "signed in, the inbox speaks the browser's Spanish");
+
+    // The hostile posts arrive through the listener and become cases.
+    const deadline = Date.now() + 60_000;
+    let found = 0;
+    while (Date.now() < deadline) {
+      await page.goto(`${townhall.base}/inbox?q=ayudar`);
+      found = await page.locator("a.case-link").count();
+      if (found >= HOSTILE.length) break;
+      await page.waitForTimeout(500);
+    }
+    check(found >= HOSTILE.length, `the ${HOSTILE.length} hostile posts became cases (${found})`);
+    await inert(page, "inbox with hostile subjects");
+    await audit(page, "inbox");
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, "inbox-desktop.png") });
+
+    // Triage with the keyboard alone: next, open, reply, act, refer.
+    await page.goto(`${townhall.base}/inbox`);
+    await page.keyboard.press("j");
+    check(await page.evaluate(() => document.activeElement?.classList.contains("case-link")), "j selects the first case");
+    await page.keyboard.press("j");
+    await page.keyboard.press("k");
+    await Promise.all([page.waitForURL("**/cases/*"), page.keyboard.press("Enter")]);
+    const casePath = new URL(page.url()).pathname;
+    await inert(page, "case page");
+    await audit(page, "case page");
+    await page.screenshot({ path: join(shots, "case-desktop.png"), fullPage: true });
+    await page.keyboard.press("a");
+    check(await page.evaluate(() => document.activeElement?.id === "action"), "a focuses the action");
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("r");
+    check(await page.evaluate(() => document.activeElement?.id === "reply"), "r focuses the reply");
+    await page.keyboard.type("Hola, lo estamos revisando con el equipo en terreno.");
+    await submit(page, "Control+Enter");
+    check((await page.content()).includes("Hola, lo estamos revisando"), "the reply is on the case, with its delivery status");
+    // Close with a reason: focus the action, choose it, Tab to the reason, submit.
+    await page.keyboard.press("a");
+    await page.keyboard.press("End");
+    await page.keyboard.press("ArrowUp");
+    const chosen = await page.evaluate(() => document.getElementById("action").value);
+    check(chosen === "close", `the keyboard chose close (${chosen})`);
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("Tab");
+    await submit(page, "Enter");
+    check((await page.content()).includes("case.close"), "the history records the close");
+    // Refer another case: j, Enter, f, choose, Tab, reason, Enter.
+    await page.goto(`${townhall.base}/inbox?status=new`);
+    await page.keyboard.press("j");
+    await Promise.all([page.waitForURL("**/cases/*"), page.keyboard.press("Enter")]);
+    await page.keyboard.press("f");
+    check(await page.evaluate(() => document.activeElement?.id === "refer-to"), "f focuses the referral");
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("Corresponde a la región");
+    await submit(page, "Enter");
+    check((await page.content()).includes("Corresponde a la región"), "the referral is in the case's history");
+    // The shortcuts overlay.
+    await page.keyboard.press("?");
+    check(await page.isVisible("#shortcuts"), "? shows the shortcuts");
+    await audit(page, "case page with the shortcuts");
+    await page.keyboard.press("Escape");
+
+    // Every hostile case page, read: nothing runs, nothing overflows.
+    await page.goto(`${townhall.base}/inbox?q=ayudar`);
+    const hostile = await page.$$eval("a.case-link", (links) => links.map((a) => a.getAttribute("href")));
+    for (const path of hostile) {
+      await page.goto(`${townhall.base}${path}`);
+      await inert(page, `hostile case ${path}`);
+    }
+    check(dialogs.length === 0, `no dialog opened (${dialogs.join(", ")})`);
+
+    // Phone width.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "es-CL", isMobile: true });
+    const small = await phone.newPage();
+    await small.goto(`${townhall.base}/signin`);
+    await small.fill("#email", townhall.email);
+    await small.fill("#password", townhall.password);
+    await Promise.all([small.waitForURL("**/inbox"), small.press("#password", "Enter")]);
+    await inert(small, "inbox on a phone");
+    await small.screenshot({ path: join(shots, "inbox-phone.png") });
+    await small.goto(`${townhall.base}${casePath}`);
+    await inert(small, "case page on a phone");
+    await small.screenshot({ path: join(shots, "case-phone.png"), fullPage: true });
+
+    // The public overview, no sign-in.
+    const visitor = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    await visitor.goto(`${townhall.base}/`);
+    await audit(visitor, "public overview");
+    await visitor.screenshot({ path: join(shots, "overview-desktop.png") });
+  } finally {
+    await browser.close();
+    townhall.child.kill("SIGTERM");
+    mastodon.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (failures > 0) {
+    console.error(`${failures} browser check(s) failed`);
+    process.exit(1);
+  }
+  console.log("browser tests passed");
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
