@@ -16,7 +16,7 @@ pub struct Accounts {
 
 impl Accounts {
     /// Every account of every institution (they are few).
-    pub async fn load(db: &Db) -> anyhow::Result<Accounts> {
+    pub async fn load(db: &Db) -> townhall_store::Result<Accounts> {
         let mut by_handle = HashMap::new();
         for account in db.accounts(None).await? {
             by_handle.insert((account.platform, normalize(&account.handle)), account.id);

@@ -102,8 +102,7 @@ pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
     // Oldest first, so a parent opens its case before its reply in the same batch.
     let mut order: Vec<&Arrived> = arrived.iter().collect();
     order.sort_by_key(|a| (a.post.created_at, a.post.id));
-    let accounts =
-        crate::attribute::Accounts::load(db).await.map_err(|e| InboxError::invalid("store.query", e.to_string()))?;
+    let accounts = crate::attribute::Accounts::load(db).await?;
     for Arrived { post, tags } in order {
         if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
             continue;
