@@ -22,8 +22,18 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
 const binary = resolve(process.argv[2] ?? join(root, "target/debug/townhall"));
-const shots = process.env.TOWNHALL_SCREENSHOTS ?? join(root, "docs/screenshots");
+// Screenshots go to an ignored folder; SCREENSHOTS=docs/screenshots refreshes the ones
+// the README links to.
+const shots = resolve(process.env.SCREENSHOTS ?? join(here, "screenshots"));
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/// Statuses whose HTML itself is hostile, as a remote server could send it.
+const HOSTILE_HTML = [
+  "<p>@munivalpo ¿Me pueden ayudar? <a href=\"javascript:window.__pwned='html-link'\">mire</a></p>",
+  "<p>@munivalpo ¿Me pueden ayudar? <a href=\"https://valparaiso.cl@evil.example/pago\">https://valparaiso.cl/pago</a></p>",
+  "<p>@munivalpo ¿Me pueden ayudar? <span class=\"invisible\">oculto</span><img src=x onerror=\"window.__pwned='html-img'\"></p>",
+  "<p>@munivalpo ¿Me pueden ayudar?</p><script>window.__pwned='html-script'</script>",
+];
 
 const HOSTILE = [
   "<script>window.__pwned = 'script'</script>",
@@ -49,15 +59,20 @@ function check(condition, message) {
 
 // ---- a fake Mastodon instance serving hostile mentions ------------------------------
 function fakeMastodon() {
-  const notifications = HOSTILE.map((text, i) => {
+  const escaped = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const contents = [
+    ...HOSTILE.map((text) => `<p>@munivalpo ¿Me pueden ayudar? ${escaped(text)}</p>`),
+    ...HOSTILE_HTML,
+  ];
+  const notifications = contents.map((content, i) => {
     const id = String(i + 1);
-    const account = { id: `c${id}`, acct: `vecino${id}`, display_name: text.slice(0, 200), url: `https://127.0.0.1/@vecino${id}` };
+    const name = (HOSTILE[i] ?? "vecino").slice(0, 200);
+    const account = { id: `c${id}`, acct: `vecino${id}`, display_name: name, url: `https://127.0.0.1/@vecino${id}` };
     return {
       id, type: "mention", created_at: new Date().toISOString(), account,
       status: {
         id: `90${id}`, uri: `https://127.0.0.1/users/vecino${id}/statuses/90${id}`, created_at: new Date().toISOString(),
-        content: `<p>@munivalpo ¿Me pueden ayudar? ${text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")}</p>`,
-        language: "es", visibility: "public", account,
+        content, language: "es", visibility: "public", account,
         mentions: [{ acct: "munivalpo@mastodon.cl" }], tags: [], media_attachments: [],
       },
     };
@@ -79,10 +94,12 @@ function fakeMastodon() {
 
 // ---- townhall serve --demo ----------------------------------------------------------
 function startTownhall(dir, mastodon) {
+  // Only this test's settings: none of the developer's TOWNHALL_* reach the server.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("TOWNHALL_")));
   const child = spawn(binary, ["serve", "--demo", "--bind", "127.0.0.1:0"], {
     cwd: dir,
     env: {
-      ...process.env,
+      ...env,
       RUST_LOG: "error",
       TOWNHALL_LISTEN_MASTODON_INSTANCE: `http://127.0.0.1:${mastodon.address().port}`,
       TOWNHALL_LISTEN_MASTODON_TOKEN: "browser-test-token",
@@ -91,10 +108,12 @@ function startTownhall(dir, mastodon) {
   });
   let output = "";
   return new Promise((ready, fail) => {
+    const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`townhall did not start in 120 s: ${output}`)); }, 120_000);
     child.stdout.on("data", (chunk) => {
       output += chunk;
       const address = output.match(/Townhall is listening on (http:\/\/[^\s/]+)\//);
       if (address) {
+        clearTimeout(timer);
         const agent = output.match(/^\s*sign in as agent: (\S+) \/ (\S+)\s*$/m);
         ready({ child, base: address[1], email: agent?.[1], password: agent?.[2] });
       }
@@ -105,7 +124,7 @@ function startTownhall(dir, mastodon) {
 
 /// Presses `key` and waits for the form it submits to come back as a new page.
 async function submit(page, key) {
-  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.keyboard.press(key)]);
+  await Promise.all([page.waitForEvent("load"), page.keyboard.press(key)]);
 }
 
 async function audit(page, name) {
@@ -118,8 +137,11 @@ async function audit(page, name) {
 }
 
 async function inert(page, name) {
-  const pwned = await page.evaluate(() => window.__pwned ?? null);
+  const pwned = await page.evaluate(() => window.top.__pwned ?? null);
   check(pwned === null, `${name}: no hostile text ran (${pwned})`);
+  // Not only blocked by the CSP: the markup must never have become elements.
+  const injected = await page.$$eval("main script, main img, main svg, main iframe, main a[href^='javascript']", (e) => e.length);
+  check(injected === 0, `${name}: no hostile markup became an element (${injected})`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 1, `${name}: the layout holds (horizontal overflow ${overflow}px)`);
 }
@@ -128,8 +150,11 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "townhall-browser-"));
   const mastodon = await fakeMastodon();
   const townhall = await startTownhall(dir, mastodon);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+  let browser;
   try {
+    // Chromium's sandbox cannot run as root (CI containers); elsewhere it stays on.
+    const args = ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])];
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args });
     check(Boolean(townhall.email), "serve --demo printed an agent's sign-in");
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "es-CL" });
     const page = await context.newPage();
@@ -151,10 +176,12 @@ async function main() {
     while (Date.now() < deadline) {
       await page.goto(`${townhall.base}/inbox?q=ayudar`);
       found = await page.locator("a.case-link").count();
-      if (found >= HOSTILE.length) break;
+      if (found >= HOSTILE.length + HOSTILE_HTML.length) break;
       await page.waitForTimeout(500);
     }
-    check(found >= HOSTILE.length, `the ${HOSTILE.length} hostile posts became cases (${found})`);
+    const expected = HOSTILE.length + HOSTILE_HTML.length;
+    check(found >= expected, `the ${expected} hostile posts became cases (${found})`);
+    const hostile = await page.$$eval("a.case-link", (links) => links.map((a) => a.getAttribute("href")));
     await inert(page, "inbox with hostile subjects");
     await audit(page, "inbox");
     mkdirSync(shots, { recursive: true });
@@ -208,14 +235,16 @@ async function main() {
     await audit(page, "case page with the shortcuts");
     await page.keyboard.press("Escape");
 
-    // Every hostile case page, read: nothing runs, nothing overflows.
-    await page.goto(`${townhall.base}/inbox?q=ayudar`);
-    const hostile = await page.$$eval("a.case-link", (links) => links.map((a) => a.getAttribute("href")));
+    // Every hostile case page, read (also those the triage closed or referred): nothing
+    // runs, nothing overflows, and a link's real host is shown.
+    const tricky = [];
     for (const path of hostile) {
       await page.goto(`${townhall.base}${path}`);
       await inert(page, `hostile case ${path}`);
+      tricky.push(...(await page.$$eval("a[href*='evil.example']", (links) => links.map((a) => a.closest("li").textContent))));
     }
     check(dialogs.length === 0, `no dialog opened (${dialogs.join(", ")})`);
+    check(tricky.length > 0 && tricky.every((text) => text.includes("(evil.example)")), `a link's real host is shown (${tricky})`);
 
     // Phone width.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "es-CL", isMobile: true });
@@ -236,8 +265,10 @@ async function main() {
     await audit(visitor, "public overview");
     await visitor.screenshot({ path: join(shots, "overview-desktop.png") });
   } finally {
-    await browser.close();
+    await browser?.close();
+    const exited = new Promise((done) => townhall.child.once("exit", done));
     townhall.child.kill("SIGTERM");
+    await exited;
     mastodon.close();
     rmSync(dir, { recursive: true, force: true });
   }

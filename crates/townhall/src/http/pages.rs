@@ -335,6 +335,8 @@ struct CasePage<'a> {
     t: &'a Catalog,
     who: Option<Who>,
     who_csrf: String,
+    /// Sent back with the reply form, so a double submission stores one reply.
+    reply_key: String,
     case: townhall_core::Case,
     team: String,
     assignee: String,
@@ -357,7 +359,8 @@ struct PostView {
     platform: &'static str,
     at: String,
     text: String,
-    links: Vec<String>,
+    /// Each http(s) link with the host it really goes to, shown beside it.
+    links: Vec<(String, String)>,
     tags: Vec<(String, String)>,
 }
 
@@ -425,8 +428,10 @@ async fn build_case_page<'a>(
                 .entities
                 .links
                 .iter()
-                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
-                .cloned()
+                .filter_map(|link| {
+                    let url = reqwest::Url::parse(link).ok().filter(|u| matches!(u.scheme(), "http" | "https"))?;
+                    Some((url.to_string(), url.host_str()?.to_owned()))
+                })
                 .collect(),
             tags,
         });
@@ -442,6 +447,7 @@ async fn build_case_page<'a>(
         t,
         who: Some(who(state, staff).await),
         who_csrf: staff.csrf.clone(),
+        reply_key: crate::admin::new_token().0,
         team: case
             .team_id
             .and_then(|id| teams.iter().find(|t| t.id == id))
@@ -538,6 +544,8 @@ where
 pub(super) struct ReplyForm {
     csrf: String,
     #[serde(default)]
+    key: String,
+    #[serde(default)]
     body: String,
     #[serde(default)]
     canned_answer: String,
@@ -558,7 +566,7 @@ pub(super) async fn reply_form(
         let request = ReplyRequest {
             body: if canned.is_some() { None } else { Some(form.body) },
             canned_answer: canned,
-            idempotency_key: None,
+            idempotency_key: (!form.key.is_empty()).then_some(form.key),
             force: form.force.is_some(),
         };
         inbox::reply(&db, &user, CaseId(id), &request).await.map(|_| ()).map_err(ApiError::from)
