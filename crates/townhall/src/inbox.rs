@@ -82,6 +82,9 @@ pub struct Filed {
     pub rated: usize,
 }
 
+/// How long after its arrival a post is still filed into the inbox.
+const FILING_WINDOW: Duration = Duration::days(3);
+
 /// Acts on analysed posts: a rating answers a satisfaction question, a post that
 /// continues a conversation joins its case, and a post to an institution's account
 /// that needs an answer opens a case routed by the institution's rules. Idempotent:
@@ -103,7 +106,13 @@ pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
     let mut order: Vec<&Arrived> = arrived.iter().collect();
     order.sort_by_key(|a| (a.post.created_at, a.post.id));
     let accounts = crate::attribute::Accounts::load(db).await?;
+    let now = Utc::now();
     for Arrived { post, tags } in order {
+        // A post stored long ago is history (an analyzer upgrade re-analyses it): it
+        // must not flood today's inbox.
+        if now - post.received_at > FILING_WINDOW {
+            continue;
+        }
         if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
             continue;
         }

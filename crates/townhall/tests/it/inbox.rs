@@ -745,3 +745,47 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
         task.await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_stored_long_ago_are_history_and_open_no_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&DbOptions::new(format!("sqlite://{}", dir.path().join("t.db").display()))).await.unwrap();
+    let muni = institution(&db, "valparaiso", "Municipalidad de Valparaíso", Level::Local).await;
+    let account = account(&db, muni, Platform::Mastodon, "@muni@social.example", None).await;
+    let new = townhall_core::NewPost {
+        platform: Platform::Mastodon,
+        external_id: "https://social.example/statuses/1".into(),
+        account_id: Some(townhall_core::AccountId(account)),
+        author: None,
+        text: "¿Cuándo vuelve el agua?".into(),
+        lang_hint: Some("es".into()),
+        created_at: chrono::Utc::now(),
+        edited_at: None,
+        reply_to: None,
+        conversation: None,
+        metrics: Default::default(),
+        entities: Default::default(),
+        raw: br#"{"id":"1"}"#.to_vec(),
+    };
+    let id = db.ingest_post(&new).await.unwrap().post_id();
+    let tags = townhall_core::Tags {
+        analyzer_version: 1,
+        lang: Some("es".into()),
+        sentiment: None,
+        intent: "question".into(),
+        topics: Vec::new(),
+        urgency: 0.0,
+        spam: 0.0,
+        abuse: 0.0,
+        pii: false,
+    };
+    let mut post = db.post(id).await.unwrap().unwrap();
+    // Re-analysed after an upgrade, a post from last week is not news.
+    post.received_at -= chrono::Duration::days(10);
+    let old = townhall::inbox::Arrived { post: post.clone(), tags: tags.clone() };
+    assert_eq!(townhall::inbox::file_posts(&db, &[old]).await.unwrap(), townhall::inbox::Filed::default());
+    assert!(db.cases(muni, None, 10).await.unwrap().is_empty());
+    post.received_at = chrono::Utc::now();
+    let fresh = townhall::inbox::Arrived { post, tags };
+    assert_eq!(townhall::inbox::file_posts(&db, &[fresh]).await.unwrap().opened, 1);
+}
