@@ -315,7 +315,7 @@ fn posts_are_attributed_to_the_institution_account_they_mention() {
     std::fs::write(
         &file,
         [
-            r#"{"created_at":"Mon Mar 02 10:00:00 +0000 2026","id_str":"5","text":"@MuniValpo hola","user":{"id_str":"9","screen_name":"v"},"entities":{"user_mentions":[{"screen_name":"MuniValpo"}]}}"#,
+            r#"{"created_at":"Mon Mar 02 10:00:00 +0000 2026","id_str":"5","text":"@MuniValpo ¿cuándo pasa el camión de la basura?","user":{"id_str":"9","screen_name":"v"},"entities":{"user_mentions":[{"screen_name":"MuniValpo"}]}}"#,
             r#"{"did":"did:plc:ana","time_us":1725911162329308,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"3a","record":{"text":"@muni.valpo.cl hola","createdAt":"2024-09-09T19:46:02Z","facets":[{"index":{"byteStart":0,"byteEnd":14},"features":[{"$type":"app.bsky.richtext.facet#mention","did":"did:plc:muni"}]}]},"cid":"c"}}"#,
             r#"{"platform":"web","id":"f1","text":"sin mención","created_at":"2026-03-02T09:15:00Z"}"#,
         ]
@@ -329,6 +329,10 @@ fn posts_are_attributed_to_the_institution_account_they_mention() {
     assert!(account("5").is_number() && account("at://did:plc:ana/app.bsky.feed.post/3a").is_number());
     assert_ne!(account("5"), account("at://did:plc:ana/app.bsky.feed.post/3a"), "each its own account");
     assert!(account("f1").is_null());
+    // An import is an archive: tagged and searchable, but the question opens no case.
+    let audit = run(dir.path(), &["--database-url", &url, "export", "--what", "audit"]);
+    assert!(audit.status.success());
+    assert!(!String::from_utf8_lossy(&audit.stdout).contains("case.create"), "an import opened a case");
 }
 
 #[test]
