@@ -3,8 +3,11 @@
 (function () {
   "use strict";
   function typing(target) {
-    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    if (!target) { return false; }
+    if (target.tagName === "INPUT" && /^(checkbox|radio|submit|button)$/.test(target.type)) { return false; }
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
   }
+  var returnTo = null;
   function focus(id) {
     var element = document.getElementById(id);
     if (element) { element.focus(); element.scrollIntoView({ block: "center" }); return true; }
@@ -21,13 +24,23 @@
   function toggleHelp() {
     var help = document.getElementById("shortcuts");
     if (!help) { return; }
-    var open = help.classList.toggle("open");
-    if (open) { help.setAttribute("tabindex", "-1"); help.focus(); }
+    if (help.classList.contains("open") || window.location.hash === "#shortcuts") { closeHelp(help); return; }
+    returnTo = document.activeElement;
+    help.classList.add("open");
+    help.setAttribute("tabindex", "-1");
+    help.focus();
+  }
+  // Closing gives focus back to where it was, and leaves the #shortcuts address.
+  function closeHelp(help) {
+    help.classList.remove("open");
+    if (window.location.hash === "#shortcuts") { history.replaceState(null, "", window.location.pathname + window.location.search); }
+    if (returnTo && returnTo.focus) { returnTo.focus(); }
+    returnTo = null;
   }
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       var help = document.getElementById("shortcuts");
-      if (help && help.classList.contains("open")) { help.classList.remove("open"); return; }
+      if (help && (help.classList.contains("open") || window.location.hash === "#shortcuts")) { closeHelp(help); return; }
       if (typing(event.target)) { event.target.blur(); }
       return;
     }

@@ -70,14 +70,21 @@ struct SignInPage<'a> {
 }
 
 /// `GET /signin`
-pub(super) async fn signin_form(headers: HeaderMap) -> Response {
-    signin_page(negotiate(&headers), StatusCode::OK, String::new(), None)
+pub(super) async fn signin_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    signin_page(&state, negotiate(&headers), StatusCode::OK, String::new(), None)
 }
 
-fn signin_page(t: &Catalog, status: StatusCode, email: String, problem: Option<&'static str>) -> Response {
+fn signin_page(
+    state: &AppState,
+    t: &Catalog,
+    status: StatusCode,
+    email: String,
+    problem: Option<&'static str>,
+) -> Response {
     let (csrf, _) = crate::admin::new_token();
     let mut response = render(status, &SignInPage { t, who: None, csrf: csrf.clone(), email, problem });
-    let cookie = format!("{SIGNIN_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{SIGNIN_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -98,22 +105,27 @@ pub(super) async fn signin(State(state): State<AppState>, request: axum::extract
     let address = client_address(request.extensions());
     let expected = super::auth::cookie(request.headers(), SIGNIN_COOKIE).map(str::to_owned);
     let Ok(Form(form)) = Form::<SignInForm>::from_request(request, &state).await else {
-        return signin_page(t, StatusCode::BAD_REQUEST, String::new(), Some("signin.expired"));
+        return signin_page(&state, t, StatusCode::BAD_REQUEST, String::new(), Some("signin.expired"));
     };
     if !expected.is_some_and(|e| csrf_matches(form.csrf.as_bytes(), &e)) {
-        return signin_page(t, StatusCode::FORBIDDEN, form.email, Some("signin.expired"));
+        return signin_page(&state, t, StatusCode::FORBIDDEN, form.email, Some("signin.expired"));
     }
     match authenticate(&state, &form.email, form.password, &address).await {
         Ok(session) => {
             let mut response = Redirect::to("/inbox").into_response();
             response.headers_mut().insert(header::SET_COOKIE, session.cookie);
+            // The form's token has served: it is dropped with the form.
+            let spent = format!("{SIGNIN_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0");
+            if let Ok(value) = HeaderValue::from_str(&spent) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
             response
         }
         Err(error) if error.code() == "auth.rate_limited" => {
-            signin_page(t, StatusCode::TOO_MANY_REQUESTS, form.email, Some("signin.limited"))
+            signin_page(&state, t, StatusCode::TOO_MANY_REQUESTS, form.email, Some("signin.limited"))
         }
         Err(error) if error.code() == "auth.invalid_credentials" => {
-            signin_page(t, StatusCode::UNAUTHORIZED, form.email, Some("signin.failed"))
+            signin_page(&state, t, StatusCode::UNAUTHORIZED, form.email, Some("signin.failed"))
         }
         Err(error) => error.into_response(),
     }
@@ -220,10 +232,16 @@ pub(super) async fn inbox_page(
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    let text = match params.q.trim() {
-        "" => None,
-        q => SearchQuery::parse(q).ok(),
+    let (text, search_problem) = match params.q.trim() {
+        "" => (None, None),
+        q => match SearchQuery::parse(q) {
+            Ok(query) => (Some(query), None),
+            Err(error) => (None, Some(error.to_string())),
+        },
     };
+    if let Some(problem) = search_problem {
+        return problem_page(t, StatusCode::BAD_REQUEST, problem);
+    }
     let query = CaseQuery {
         referred_away: params.referred.is_some(),
         status: params.status.parse().ok(),
@@ -344,6 +362,8 @@ struct CasePage<'a> {
     due: Option<String>,
     rating: Option<i32>,
     read_only: bool,
+    /// Why the case cannot be acted on here, as a catalogue key.
+    read_only_why: &'static str,
     posts: Vec<PostView>,
     replies: Vec<ReplyView>,
     notes: Vec<(String, String, String)>,
@@ -460,6 +480,7 @@ async fn build_case_page<'a>(
         due: case_deadline(&case, Utc::now()).map(|s| s.as_str().to_owned()),
         rating: detail.rating.map(|r| r.score),
         read_only: detail.access != "owner" || !staff.user.role.can_work_cases(),
+        read_only_why: if detail.access != "owner" { "case.read_only" } else { "case.read_only_role" },
         posts,
         replies: detail
             .replies

@@ -145,6 +145,11 @@ async fn staff_sign_in_work_a_case_and_see_hostile_text_inert() {
     let csp = inbox.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
 
+    // A search that cannot be run says why instead of showing everything.
+    let unsearchable = app.request("GET", "/inbox?q=-basura", &[("Cookie", &session)], b"").await;
+    assert_eq!(unsearchable.status, 400);
+    assert!(unsearchable.body.contains("at least one word"), "{}", unsearchable.body);
+
     // The case page: the thread escaped, untrusted text isolated, links inert and marked.
     let path = format!("/cases/{case}");
     let page = app.request("GET", &path, &[("Cookie", &session)], b"").await;
