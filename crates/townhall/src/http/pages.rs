@@ -376,6 +376,9 @@ struct CasePage<'a> {
 
 struct PostView {
     author: String,
+    handle: String,
+    /// The language analysis found, for the text's `lang` attribute.
+    lang: Option<String>,
     platform: &'static str,
     at: String,
     text: String,
@@ -420,12 +423,19 @@ async fn build_case_page<'a>(
         |id: InstitutionId| institutions.iter().find(|i| i.id == id).map_or_else(|| id.to_string(), |i| i.name.clone());
     let mut posts = Vec::with_capacity(detail.posts.len());
     for post in &detail.posts {
-        let author = match post.contact_id {
-            Some(contact) => db.contact(contact).await?.map(|c| c.display_name.unwrap_or(c.handle)).unwrap_or_default(),
-            None => String::new(),
+        // The handle is shown with the display name: anyone can call themselves
+        // "Municipalidad de Valparaíso", only one account has its handle.
+        let (author, handle) = match post.contact_id {
+            Some(contact) => match db.contact(contact).await? {
+                Some(c) => (c.display_name.unwrap_or_default(), c.handle),
+                None => (String::new(), String::new()),
+            },
+            None => (String::new(), String::new()),
         };
+        let mut lang = None;
         let tags = match db.enrichment(post.id).await? {
             Some((tags, _)) => {
+                lang.clone_from(&tags.lang);
                 let mut shown = vec![(format!("intent: {}", tags.intent), "—".to_owned())];
                 shown.extend(tags.lang.map(|l| (format!("lang: {l}"), "—".to_owned())));
                 shown.extend(tags.topics.iter().map(|topic| (topic.topic.clone(), format!("{:.2}", topic.confidence))));
@@ -441,6 +451,8 @@ async fn build_case_page<'a>(
         };
         posts.push(PostView {
             author,
+            handle,
+            lang,
             platform: post.platform.as_str(),
             at: post.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             text: post.text.clone(),

@@ -156,6 +156,7 @@ async fn staff_sign_in_work_a_case_and_see_hostile_text_inert() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(!page.body.contains("<script>alert") && !page.body.contains("onerror=alert(2)>"));
     assert!(page.body.contains("<bdi>"), "untrusted text is isolated");
+    assert!(page.body.contains("<span class=\"handle\"><bdi>vecina</bdi></span>"), "the author's handle is shown");
     assert!(!page.body.contains("href=\"javascript:"), "only http(s) links are links");
     assert!(page.body.contains("href=\"https://example.org/a\" rel=\"noopener noreferrer nofollow\""), "{}", page.body);
     assert!(page.body.contains("(example.org)"), "the link's host is shown");
