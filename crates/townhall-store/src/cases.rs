@@ -198,6 +198,22 @@ macro_rules! update_case {
 }
 pub(crate) use update_case;
 
+/// Bumps the version of a case whose posts change, so a concurrent change of it is
+/// refused as a conflict; returns from the enclosing block with that conflict.
+macro_rules! touch_case {
+    ($tx:expr, $case:expr) => {{
+        let case: &Case = $case;
+        let touched = sqlx::query("UPDATE cases SET version = version + 1 WHERE id = $1 AND version = $2")
+            .bind(case.id.0)
+            .bind(case.version)
+            .execute(&mut *$tx)
+            .await?;
+        if touched.rows_affected() != 1 {
+            return Err(conflict(case.id));
+        }
+    }};
+}
+
 /// The audit event of an accepted transition: the case before, the action, its events.
 fn transition_event(
     before: &Case,
@@ -596,14 +612,7 @@ impl Db {
             if update_case!(tx, from, &closed).await?.rows_affected() != 1 {
                 return Err(conflict(from.id));
             }
-            let touched = sqlx::query("UPDATE cases SET version = version + 1 WHERE id = $1 AND version = $2")
-                .bind(into.id.0)
-                .bind(into.version)
-                .execute(&mut *tx)
-                .await?;
-            if touched.rows_affected() != 1 {
-                return Err(conflict(into.id));
-            }
+            touch_case!(tx, into);
             sqlx::query("UPDATE case_posts SET case_id = $1 WHERE case_id = $2")
                 .bind(into.id.0)
                 .bind(from.id.0)
@@ -627,14 +636,7 @@ impl Db {
         let now = Utc::now();
         let new_id: i64 = on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let touched = sqlx::query("UPDATE cases SET version = version + 1 WHERE id = $1 AND version = $2")
-                .bind(case.id.0)
-                .bind(case.version)
-                .execute(&mut *tx)
-                .await?;
-            if touched.rows_affected() != 1 {
-                return Err(conflict(case.id));
-            }
+            touch_case!(tx, case);
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO cases (institution_id, contact_id, subject, platform, tags, status, priority, team_id, \
                  opened_at, first_response_due, resolution_due, version) \

@@ -330,6 +330,7 @@ pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Resul
         _ => {}
     }
     if let CaseAction::Resolve { outcome } = action {
+        bounded(outcome, "outcome")?;
         let told = citizen_message(&case_language(db, &case).await?, Message::Outcome { case: case.id, outcome });
         fits(&case, &told, "outcome")?;
     }
@@ -339,6 +340,17 @@ pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Resul
         close_the_loop(db, &after, outcome).await?;
     }
     Ok(after)
+}
+
+/// Longest outcome or referral reason, in characters: what a citizen is told is a
+/// message, not a document, whatever the channel allows.
+const MAX_TOLD: usize = 2_000;
+
+fn bounded(text: &str, what: &str) -> Result<()> {
+    if text.chars().count() > MAX_TOLD {
+        return Err(InboxError::invalid("case.too_long", format!("the {what} has more than {MAX_TOLD} characters")));
+    }
+    Ok(())
 }
 
 /// Refuses a message Townhall would send by itself that the case's platform cannot
@@ -369,6 +381,7 @@ async fn close_the_loop(db: &Db, case: &Case, outcome: &str) -> Result<()> {
 /// and tells the citizen who handles it now.
 pub async fn refer(db: &Db, user: &User, id: CaseId, to: InstitutionId, reason: &str) -> Result<Case> {
     let case = workable(db, user, id).await?;
+    bounded(reason, "referral reason")?;
     let receiver = db.institution(to).await?.ok_or(StoreError::NotFound("institution"))?;
     let platform = case.platform.unwrap_or(Platform::Web);
     let due = deadlines_for(db, to, case.priority, platform, Utc::now()).await?;

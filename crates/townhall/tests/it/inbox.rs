@@ -720,6 +720,10 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
     let note = api.ok(&ana, "POST", &format!("{path}/notes"), Some(json!({ "body": "@lead ¿lo vemos mañana?" }))).await;
     let lead_id = api.ok(&lead, "GET", "/me", None).await["user"]["id"].clone();
     assert_eq!(note["mentions"], json!([lead_id]));
+    let huge = "x".repeat(2_001);
+    let (status, error) =
+        api.call(&ana, "POST", &format!("{path}/actions"), Some(json!({ "action": "resolve", "outcome": huge }))).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("case.too_long")), "{error}");
     let (status, error) =
         api.call(&ana, "POST", &format!("{path}/actions"), Some(json!({ "action": "resolve", "outcome": " " }))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (422, Some("case.outcome_required")));
