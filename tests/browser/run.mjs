@@ -58,6 +58,9 @@ function check(condition, message) {
 }
 
 // ---- a fake Mastodon instance serving hostile mentions ------------------------------
+/// The mention the instance streams while a signed-in inbox is open.
+const LATE = "¿Pueden retirar el árbol que se cayó en la calle Cumming?";
+
 function fakeMastodon() {
   const escaped = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const contents = [
@@ -77,9 +80,28 @@ function fakeMastodon() {
       },
     };
   });
+  const streams = new Set();
+  const late = (() => {
+    const account = { id: "c-late", acct: "vecina.late", display_name: "Vecina", url: "https://127.0.0.1/@late" };
+    const at = new Date().toISOString();
+    return {
+      id: "500", type: "mention", created_at: at, account,
+      status: {
+        id: "9500", uri: "https://127.0.0.1/users/late/statuses/9500", created_at: at,
+        content: `<p>@munivalpo ${LATE}</p>`, language: "es", visibility: "public", account,
+        mentions: [{ acct: "munivalpo@mastodon.cl" }], tags: [], media_attachments: [],
+      },
+    };
+  })();
   const server = createServer((request, response) => {
     const url = new URL(request.url, "http://127.0.0.1");
-    if (url.pathname === "/api/v1/notifications") {
+    if (url.pathname === "/api/v1/streaming/user/notification") {
+      // The listener keeps this stream open; a mention pushed on it arrives at once.
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(":ok\n\n");
+      streams.add(response);
+      request.on("close", () => streams.delete(response));
+    } else if (url.pathname === "/api/v1/notifications") {
       const after = Number(url.searchParams.get("min_id") ?? 0);
       const page = notifications.filter((n) => Number(n.id) > after).reverse();
       response.writeHead(200, { "content-type": "application/json" });
@@ -89,6 +111,11 @@ function fakeMastodon() {
       response.end();
     }
   });
+  server.streamLate = () => {
+    for (const stream of streams) { stream.write(`event: notification\ndata: ${JSON.stringify(late)}\n\n`); }
+    return streams.size;
+  };
+  server.closeStreams = () => { for (const stream of streams) { stream.destroy(); } };
   return new Promise((ready) => server.listen(0, "127.0.0.1", () => ready(server)));
 }
 
@@ -103,6 +130,8 @@ function startTownhall(dir, mastodon) {
       RUST_LOG: "error",
       TOWNHALL_LISTEN_MASTODON_INSTANCE: `http://127.0.0.1:${mastodon.address().port}`,
       TOWNHALL_LISTEN_MASTODON_TOKEN: "browser-test-token",
+      // Citizens' messages link to their case's public page; the test opens that path.
+      TOWNHALL_SERVER_PUBLIC_URL: "https://townhall.example.org",
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -115,7 +144,8 @@ function startTownhall(dir, mastodon) {
       if (address) {
         clearTimeout(timer);
         const agent = output.match(/^\s*sign in as agent: (\S+) \/ (\S+)\s*$/m);
-        ready({ child, base: address[1], email: agent?.[1], password: agent?.[2] });
+        const admin = output.match(/^\s*sign in as admin: (\S+) \/ (\S+)\s*$/m);
+        ready({ child, base: address[1], email: agent?.[1], password: agent?.[2], admin: { email: admin?.[1], password: admin?.[2] } });
       }
     });
     child.on("exit", (code) => fail(new Error(`townhall exited with ${code}: ${output}`)));
@@ -140,7 +170,7 @@ async function inert(page, name) {
   const pwned = await page.evaluate(() => window.top.__pwned ?? null);
   check(pwned === null, `${name}: no hostile text ran (${pwned})`);
   // Not only blocked by the CSP: the markup must never have become elements.
-  const injected = await page.$$eval("main script, main img, main svg, main iframe, main a[href^='javascript']", (e) => e.length);
+  const injected = await page.$$eval("main script, main img, main svg:not(.chart-svg):not(.spark), main iframe, main a[href^='javascript']", (e) => e.length);
   check(injected === 0, `${name}: no hostile markup became an element (${injected})`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 1, `${name}: the layout holds (horizontal overflow ${overflow}px)`);
@@ -184,6 +214,17 @@ async function main() {
     const hostile = await page.$$eval("a.case-link", (links) => links.map((a) => a.getAttribute("href")));
     await inert(page, "inbox with hostile subjects");
     await audit(page, "inbox");
+
+    // A mention streamed while the inbox is open appears in it without a reload, and
+    // is announced to screen readers.
+    await page.goto(`${townhall.base}/inbox`);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    check(mastodon.streamLate() > 0, "the listener holds the instance's stream open");
+    const arrived = await page.waitForSelector(`tr.arrived:has-text("${LATE}")`, { timeout: 60_000 }).then(() => true, () => false);
+    check(arrived, "a new case appears in the open inbox without a reload");
+    check(await page.evaluate(() => window.__sameDocument === true), "the page was not reloaded");
+    const announced = await page.textContent("#live-status");
+    check(/1 caso nuevo/.test(announced ?? ""), `the arrival is announced (${announced})`);
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: join(shots, "inbox-desktop.png") });
 
@@ -229,11 +270,21 @@ async function main() {
     await page.keyboard.type("Corresponde a la región");
     await submit(page, "Enter");
     check((await page.content()).includes("Corresponde a la región"), "the referral is in the case's history");
+    // The referral notice carries the citizen's link to the case's public page.
+    const link = (await page.content()).match(/https:\/\/townhall\.example\.org(\/public\/cases\/[A-Za-z0-9_-]{43})/);
+    check(Boolean(link), "the referral notice links to the case's public page");
     // The shortcuts overlay.
     await page.keyboard.press("?");
     check(await page.isVisible("#shortcuts"), "? shows the shortcuts");
     await audit(page, "case page with the shortcuts");
     await page.keyboard.press("Escape");
+
+    // Today's dashboard: the figures, the chart with its table, the queues.
+    await page.goto(`${townhall.base}/dashboard`);
+    check(await page.isVisible("svg[role=img]"), "the dashboard draws today's chart");
+    await inert(page, "dashboard");
+    await audit(page, "dashboard");
+    await page.screenshot({ path: join(shots, "dashboard-desktop.png"), fullPage: true });
 
     // Every hostile case page, read (also those the triage closed or referred): nothing
     // runs, nothing overflows, and a link's real host is shown.
@@ -259,16 +310,55 @@ async function main() {
     await inert(small, "case page on a phone");
     await small.screenshot({ path: join(shots, "case-phone.png"), fullPage: true });
 
-    // The public overview, no sign-in.
+    await small.goto(`${townhall.base}/dashboard`);
+    await inert(small, "dashboard on a phone");
+    await small.screenshot({ path: join(shots, "dashboard-phone.png"), fullPage: true });
+
+    // The admin pages, as the demo's admin.
+    const adminPage = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "es-CL" })).newPage();
+    await adminPage.goto(`${townhall.base}/signin`);
+    await adminPage.fill("#email", townhall.admin.email);
+    await adminPage.fill("#password", townhall.admin.password);
+    await Promise.all([adminPage.waitForURL("**/inbox"), adminPage.press("#password", "Enter")]);
+    for (const path of ["/admin", "/admin/teams", "/admin/users", "/admin/rules", "/admin/deadlines", "/admin/canned"]) {
+      await adminPage.goto(`${townhall.base}${path}`);
+      check((await adminPage.title()).length > 0 && !(await adminPage.content()).includes("403"), `${path} opens for an admin`);
+      await inert(adminPage, path);
+      await audit(adminPage, path);
+    }
+    await adminPage.goto(`${townhall.base}/admin/rules`);
+    await adminPage.screenshot({ path: join(shots, "admin-rules-desktop.png"), fullPage: true });
+
+    // The public pages, no sign-in: the overview, an institution, the citizen's case.
     const visitor = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     await visitor.goto(`${townhall.base}/`);
     await audit(visitor, "public overview");
     await visitor.screenshot({ path: join(shots, "overview-desktop.png") });
+    await visitor.goto(`${townhall.base}/public`);
+    await audit(visitor, "public index");
+    const institution = await visitor.getAttribute("main a[href^='/public/']", "href");
+    await visitor.goto(`${townhall.base}${institution}`);
+    check(await visitor.isVisible("svg[role=img]"), "the institution's page draws its weekly chart");
+    await inert(visitor, "public institution page");
+    await audit(visitor, "public institution page");
+    await visitor.screenshot({ path: join(shots, "public-institution-desktop.png"), fullPage: true });
+    if (link) {
+      await visitor.goto(`${townhall.base}${link[1]}`);
+      check((await visitor.content()).includes("Corresponde a la región"), "the citizen's page shows why the case was referred");
+      await inert(visitor, "citizen's case page");
+      await audit(visitor, "citizen's case page");
+      await visitor.screenshot({ path: join(shots, "public-case-desktop.png"), fullPage: true });
+    }
+    const citizen = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+    await citizen.goto(`${townhall.base}${institution}`);
+    await inert(citizen, "public institution page on a phone");
+    await citizen.screenshot({ path: join(shots, "public-institution-phone.png"), fullPage: true });
   } finally {
     await browser?.close();
     const exited = new Promise((done) => townhall.child.once("exit", done));
     townhall.child.kill("SIGTERM");
     await exited;
+    mastodon.closeStreams();
     mastodon.close();
     rmSync(dir, { recursive: true, force: true });
   }

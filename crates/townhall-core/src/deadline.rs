@@ -125,6 +125,17 @@ impl BusinessCalendar {
         self.timezone
     }
 
+    /// The first instant of the local day `at` falls in; where a clock change skips
+    /// midnight (Santiago in September), the first local time that exists.
+    pub fn start_of_day(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let midnight = at.with_timezone(&self.timezone).date_naive().and_time(NaiveTime::MIN);
+        (0..=8)
+            .find_map(|quarter| {
+                self.timezone.from_local_datetime(&(midnight + Duration::minutes(15 * quarter))).earliest()
+            })
+            .map_or(at, |start| start.with_timezone(&Utc))
+    }
+
     /// Opening and closing time, Monday to Sunday; a closing `00:00` is midnight after.
     pub fn hours(&self) -> &[Option<(NaiveTime, NaiveTime)>; 7] {
         &self.hours
@@ -523,6 +534,28 @@ mod tests {
         let (from, to) = week("2026-04-04");
         assert_eq!(saturday_late.business_time_between(from, to), Duration::hours(2));
         assert_eq!(saturday_late.add(from, Duration::minutes(90)), utc("2026-04-05T03:30:00Z"));
+    }
+
+    #[test]
+    fn a_day_starts_at_local_midnight_or_when_the_clock_allows() {
+        let madrid = madrid_office();
+        assert_eq!(madrid.start_of_day(utc("2026-03-27T23:30:00Z")), utc("2026-03-28T00:00:00+01:00"));
+        assert_eq!(madrid.start_of_day(utc("2026-07-01T21:59:00Z")), utc("2026-07-01T00:00:00+02:00"));
+        let santiago = BusinessCalendar::new(
+            chrono_tz::America::Santiago,
+            [None, None, None, None, None, None, Some((NaiveTime::MIN, time(2, 0)))],
+            BTreeSet::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            santiago.start_of_day(utc("2026-09-06T12:00:00Z")),
+            utc("2026-09-06T01:00:00-03:00"),
+            "midnight is skipped"
+        );
+        assert_eq!(
+            BusinessCalendar::always_open().start_of_day(utc("2026-05-05T17:00:00Z")),
+            utc("2026-05-05T00:00:00Z")
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct CaseQuery {
     pub team: Option<TeamId>,
     /// Owner.
     pub assignee: Option<UserId>,
+    /// The citizen who wrote it (their earlier cases, on a case page).
+    pub contact: Option<ContactId>,
     /// Channel.
     pub platform: Option<Platform>,
     /// Intent of one of its posts.
@@ -96,6 +98,7 @@ impl CaseQuery {
             status: None,
             team: None,
             assignee: None,
+            contact: None,
             platform: None,
             intent: None,
             topic: None,
@@ -106,6 +109,65 @@ impl CaseQuery {
             limit: 50,
         }
     }
+}
+
+/// A case that still waits for the institution (not resolved or closed).
+macro_rules! waiting {
+    () => {
+        "status IN ('new', 'open', 'pending')"
+    };
+}
+
+/// A case with a deadline missed at the time bound as parameter `$now`.
+macro_rules! overdue {
+    ($now:literal) => {
+        concat!(
+            "((first_response_at IS NULL AND first_response_due < ",
+            $now,
+            ") OR (resolved_at IS NULL AND resolution_due < ",
+            $now,
+            "))"
+        )
+    };
+}
+
+/// An institution's inbox at a glance (see [`Db::load`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Load {
+    /// Cases opened since the start of the period.
+    pub opened: i64,
+    /// Cases first answered since then.
+    pub answered: i64,
+    /// Cases resolved since then.
+    pub resolved: i64,
+    /// Cases waiting now (new, open or pending).
+    pub waiting: i64,
+    /// Of those, the ones nobody is assigned to.
+    pub unassigned: i64,
+    /// Of those, the ones with a missed deadline.
+    pub overdue: i64,
+}
+
+/// One period's cases (see [`Db::cases_per_period`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PeriodCount {
+    /// The period's first instant.
+    pub start: DateTime<Utc>,
+    /// Cases opened in it.
+    pub opened: i64,
+    /// Of those, the ones answered since.
+    pub answered: i64,
+}
+
+/// One queue's waiting cases (see [`Db::team_loads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TeamLoad {
+    /// The queue; `None` for cases in no team.
+    pub team: Option<TeamId>,
+    /// Cases waiting in it.
+    pub waiting: i64,
+    /// Of those, the ones with a missed deadline.
+    pub overdue: i64,
 }
 
 /// Which deadline of a case was missed.
@@ -119,7 +181,8 @@ pub enum DeadlineKind {
 }
 
 impl DeadlineKind {
-    fn as_str(self) -> &'static str {
+    /// Its stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
             DeadlineKind::FirstResponse => "first_response",
             DeadlineKind::Resolution => "resolution",
@@ -378,6 +441,7 @@ impl Db {
                           AND ($11 = 'breached' OR ($11 = 'due_soon') = (COALESCE(c.first_response_at IS NULL \
                           AND c.first_response_due < $13, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
                           AND c.resolution_due < $13, FALSE)))) \
+                     AND (CAST($16 AS BIGINT) IS NULL OR c.contact_id = $16) \
                      AND (CAST($14 AS TEXT) IS NULL OR EXISTS (",
                     $text,
                     ")) ORDER BY c.id DESC LIMIT $15"
@@ -403,6 +467,7 @@ impl Db {
                     .bind(now + DUE_SOON)
                     .bind($text)
                     .bind(limit)
+                    .bind(query.contact.map(|c| c.0))
             };
         }
         let rows: Vec<CaseRow> = match self {
@@ -901,6 +966,103 @@ impl Db {
                 Ok(Breach { case_id: CaseId(case), institution_id: institution, kind, due_at, flagged_at })
             })
             .collect()
+    }
+
+    /// `institution`'s inbox at a glance: what arrived and was done since `since`, and
+    /// what waits at `now`. One pass over its cases, counted in SQL.
+    pub async fn load(&self, institution: InstitutionId, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Load> {
+        type Row = (i64, i64, i64, i64, i64, i64);
+        let row: Row = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN opened_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN first_response_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN resolved_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN ",
+                waiting!(),
+                " THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN ",
+                waiting!(),
+                " AND assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN ",
+                waiting!(),
+                " AND ",
+                overdue!("$3"),
+                " THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM cases WHERE institution_id = $1"
+            ))
+            .bind(institution.0)
+            .bind(since)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })?;
+        let (opened, answered, resolved, waiting, unassigned, overdue) = row;
+        Ok(Load { opened, answered, resolved, waiting, unassigned, overdue })
+    }
+
+    /// The cases waiting in each of `institution`'s queues at `now` (`None`: no team),
+    /// and how many of them are overdue.
+    pub async fn team_loads(&self, institution: InstitutionId, now: DateTime<Utc>) -> Result<Vec<TeamLoad>> {
+        let rows: Vec<(Option<i64>, i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT team_id, COUNT(*), CAST(COALESCE(SUM(CASE WHEN ",
+                overdue!("$2"),
+                " THEN 1 ELSE 0 END), 0) AS BIGINT) FROM cases WHERE institution_id = $1 AND ",
+                waiting!(),
+                " GROUP BY team_id ORDER BY COALESCE(team_id, 0)"
+            ))
+            .bind(institution.0)
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(team, waiting, overdue)| TeamLoad { team: team.map(TeamId), waiting, overdue })
+            .collect())
+    }
+
+    /// `count` consecutive periods of length `period` from `since`, each with the cases
+    /// `institution` opened in it and how many of those were answered; periods without
+    /// cases hold zeros. Merged duplicates are not counted.
+    pub async fn cases_per_period(
+        &self,
+        institution: InstitutionId,
+        since: DateTime<Utc>,
+        period: chrono::Duration,
+        count: u32,
+    ) -> Result<Vec<PeriodCount>> {
+        let seconds = period.num_seconds().max(1);
+        let until = since + period * i32::try_from(count).unwrap_or(i32::MAX);
+        macro_rules! per_period {
+            ($period:literal) => {
+                concat!(
+                    "SELECT p, COUNT(*), COUNT(first_response_at) FROM (SELECT ",
+                    $period,
+                    " AS p, first_response_at FROM cases WHERE institution_id = $1 \
+                     AND opened_at >= $2 AND opened_at < $3 \
+                     AND (close_reason IS NULL OR close_reason <> 'duplicate')) periods GROUP BY p"
+                )
+            };
+        }
+        let rows: Vec<(i64, i64, i64)> = match self {
+            Db::Sqlite(pool) => {
+                // Offsets are never negative, so truncation is the floor.
+                let sql = per_period!("CAST((julianday(opened_at) - julianday($2)) * 86400.0 / $4 AS INTEGER)");
+                sqlx::query_as(sql).bind(institution.0).bind(since).bind(until).bind(seconds).fetch_all(pool).await?
+            }
+            Db::Postgres(pool) => {
+                let sql = per_period!("CAST(FLOOR(EXTRACT(EPOCH FROM (opened_at - $2)) / $4) AS BIGINT)");
+                sqlx::query_as(sql).bind(institution.0).bind(since).bind(until).bind(seconds).fetch_all(pool).await?
+            }
+        };
+        Ok((0..i64::from(count))
+            .map(|n| {
+                let (opened, answered) =
+                    rows.iter().find(|(p, _, _)| *p == n).map_or((0, 0), |(_, opened, answered)| (*opened, *answered));
+                PeriodCount { start: since + period * i32::try_from(n).unwrap_or(i32::MAX), opened, answered }
+            })
+            .collect())
     }
 
     /// The agents of a team routing may give a case to, with their load.

@@ -17,6 +17,7 @@ mod inbox;
 mod jobs;
 mod metrics;
 mod posts;
+mod public;
 mod quarantine;
 mod replies;
 mod rows;
@@ -30,13 +31,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use cases::{Access, Breach, CaseQuery, DeadlineKind, NewCase};
+pub use cases::{Access, Breach, CaseQuery, DeadlineKind, Load, NewCase, PeriodCount, TeamLoad};
 pub use directory::{NewAccount, NewUser, UserChange};
 pub use enrichments::NewEnrichment;
 pub use error::StoreError;
 pub use inbox::AccountCredentials;
 pub use jobs::{Job, JobCounts, NewJob};
 pub use posts::{ANALYZE_JOB, EventOutcome, IngestOutcome, PostFilter, PostStats};
+pub use public::{Responsiveness, WeekCount};
 pub use quarantine::QuarantinedRecord;
 pub use replies::{NewReply, SEND_REPLY_JOB};
 

@@ -109,6 +109,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Whether the session cookie is sent over HTTPS only.
     pub secure_cookies: bool,
+    /// The address citizens reach this server at, e.g. `https://townhall.example.org`;
+    /// messages Townhall sends by itself then carry the link to the case's public page.
+    /// Empty: no link.
+    pub public_url: String,
 }
 
 /// `[log]`
@@ -127,13 +131,38 @@ impl Default for DatabaseConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), max_body_bytes: 1024 * 1024, secure_cookies: true }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            secure_cookies: true,
+            public_url: String::new(),
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self { filter: "info,sqlx=warn".into() }
+    }
+}
+
+impl ServerConfig {
+    /// `public_url` without its trailing slash, `None` when empty; refuses anything
+    /// but an absolute `http://` or `https://` URL without query or fragment.
+    pub fn checked_public_url(&self) -> anyhow::Result<Option<String>> {
+        let url = self.public_url.trim().trim_end_matches('/');
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let parsed = reqwest::Url::parse(url).with_context(|| format!("server.public_url {url:?} is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str().is_none()
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
+            bail!("server.public_url must be an http:// or https:// address without query or fragment, not {url:?}");
+        }
+        Ok(Some(url.to_owned()))
     }
 }
 

@@ -304,8 +304,9 @@ async fn workable(db: &Db, user: &User, id: CaseId) -> Result<Case> {
 
 /// Applies a staff action to a case: open, assign, set priority, resolve, close,
 /// reopen. A resolved case tells the citizen the outcome and, later, asks how
-/// satisfied they are.
-pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Result<Case> {
+/// satisfied they are. `public_url` is where the outcome's link to the case's public
+/// page points (`server.public_url`); `None` sends no link.
+pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction, public_url: Option<&str>) -> Result<Case> {
     let case = workable(db, user, id).await?;
     match action {
         CaseAction::Respond | CaseAction::CitizenReplied => {
@@ -329,15 +330,18 @@ pub async fn act(db: &Db, user: &User, id: CaseId, action: &CaseAction) -> Resul
         }
         _ => {}
     }
+    let mut link = None;
     if let CaseAction::Resolve { outcome } = action {
         bounded(outcome, "outcome")?;
-        let told = citizen_message(&case_language(db, &case).await?, Message::Outcome { case: case.id, outcome });
+        link = case_link(db, case.id, public_url).await?;
+        let message = Message::Outcome { case: case.id, outcome, link: link.as_deref() };
+        let told = citizen_message(&case_language(db, &case).await?, message);
         fits(&case, &told, "outcome")?;
     }
     let (after, events) = transition(&case, action, Utc::now())?;
     db.save_case_transition(&case, &after, action, &events, &Actor::User(user.id), None).await?;
     if let CaseAction::Resolve { outcome } = action {
-        close_the_loop(db, &after, outcome).await?;
+        close_the_loop(db, &after, outcome, link.as_deref()).await?;
     }
     Ok(after)
 }
@@ -364,10 +368,10 @@ fn fits(case: &Case, message: &str, what: &str) -> Result<()> {
 
 /// Tells the citizen the outcome on their channel, then schedules the satisfaction
 /// question after the institution's delay.
-async fn close_the_loop(db: &Db, case: &Case, outcome: &str) -> Result<()> {
+async fn close_the_loop(db: &Db, case: &Case, outcome: &str, link: Option<&str>) -> Result<()> {
     let lang = case_language(db, case).await?;
     let round = case.version.to_string();
-    let told = citizen_message(&lang, Message::Outcome { case: case.id, outcome });
+    let told = citizen_message(&lang, Message::Outcome { case: case.id, outcome, link });
     queue_system_reply(db, case, ReplyKind::Outcome, &told, &format!("outcome:{round}"), None).await?;
     if let Some(delay) = db.inbox_settings(case.institution_id).await?.satisfaction_delay_secs {
         let ask = citizen_message(&lang, Message::Satisfaction);
@@ -378,8 +382,15 @@ async fn close_the_loop(db: &Db, case: &Case, outcome: &str) -> Result<()> {
 }
 
 /// Hands a case to the institution responsible, under that institution's deadlines,
-/// and tells the citizen who handles it now.
-pub async fn refer(db: &Db, user: &User, id: CaseId, to: InstitutionId, reason: &str) -> Result<Case> {
+/// and tells the citizen who handles it now (with a link to the case's public page
+/// under `public_url`, when set).
+pub async fn refer(
+    db: &Db,
+    user: &User,
+    id: CaseId,
+    (to, reason): (InstitutionId, &str),
+    public_url: Option<&str>,
+) -> Result<Case> {
     let case = workable(db, user, id).await?;
     bounded(reason, "referral reason")?;
     let receiver = db.institution(to).await?.ok_or(StoreError::NotFound("institution"))?;
@@ -392,7 +403,9 @@ pub async fn refer(db: &Db, user: &User, id: CaseId, to: InstitutionId, reason: 
         resolution_due: due.resolution_due,
     };
     let lang = case_language(db, &case).await?;
-    let told = citizen_message(&lang, Message::Referred { to: &receiver.name, reason: reason.trim() });
+    let link = case_link(db, case.id, public_url).await?;
+    let told =
+        citizen_message(&lang, Message::Referred { to: &receiver.name, reason: reason.trim(), link: link.as_deref() });
     fits(&case, &told, "referral reason")?;
     let (after, events) = transition(&case, &action, Utc::now())?;
     db.save_case_transition(&case, &after, &action, &events, &Actor::User(user.id), None).await?;
@@ -642,20 +655,35 @@ async fn case_language(db: &Db, case: &Case) -> Result<String> {
     Ok("es".to_owned())
 }
 
-/// What Townhall tells a citizen by itself.
+/// What Townhall tells a citizen by itself; `link` is the case's public page.
 enum Message<'a> {
-    Outcome { case: CaseId, outcome: &'a str },
+    Outcome { case: CaseId, outcome: &'a str, link: Option<&'a str> },
     Satisfaction,
-    Referred { to: &'a str, reason: &'a str },
+    Referred { to: &'a str, reason: &'a str, link: Option<&'a str> },
+}
+
+/// The link to the case's public page (`server.public_url` set): its token, made
+/// when first needed, 32 random bytes in base64url.
+async fn case_link(db: &Db, case: CaseId, public_url: Option<&str>) -> Result<Option<String>> {
+    use base64::Engine as _;
+    use rand::Rng as _;
+    let Some(base) = public_url else { return Ok(None) };
+    let candidate = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 32]>());
+    let token = db.public_case_token(case, &candidate).await?;
+    Ok(Some(format!("{base}/public/cases/{token}")))
 }
 
 /// The citizen's message in their language: Spanish, or English for every language
 /// without a translation yet.
 fn citizen_message(lang: &str, message: Message) -> String {
     let spanish = lang == "es";
-    match (message, spanish) {
-        (Message::Outcome { case, outcome }, true) => format!("Su caso {case} está resuelto: {outcome}"),
-        (Message::Outcome { case, outcome }, false) => format!("Your case {case} is resolved: {outcome}"),
+    let link = match message {
+        Message::Outcome { link, .. } | Message::Referred { link, .. } => link,
+        Message::Satisfaction => None,
+    };
+    let text = match (message, spanish) {
+        (Message::Outcome { case, outcome, .. }, true) => format!("Su caso {case} está resuelto: {outcome}"),
+        (Message::Outcome { case, outcome, .. }, false) => format!("Your case {case} is resolved: {outcome}"),
         (Message::Satisfaction, true) => {
             "¿Cómo evalúa la atención que recibió? Responda con un número del 1 (mala) al 5 (muy buena).".to_owned()
         }
@@ -663,12 +691,17 @@ fn citizen_message(lang: &str, message: Message) -> String {
             "How satisfied are you with how we handled this? Reply with a number from 1 (poor) to 5 (very good)."
                 .to_owned()
         }
-        (Message::Referred { to, reason }, true) => {
+        (Message::Referred { to, reason, .. }, true) => {
             format!("Derivamos su mensaje a {to}, que es responsable: {reason}")
         }
-        (Message::Referred { to, reason }, false) => {
+        (Message::Referred { to, reason, .. }, false) => {
             format!("We referred your message to {to}, which is responsible: {reason}")
         }
+    };
+    match link {
+        Some(link) if spanish => format!("{text}\nSiga su caso: {link}"),
+        Some(link) => format!("{text}\nFollow your case: {link}"),
+        None => text,
     }
 }
 

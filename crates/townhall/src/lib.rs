@@ -19,6 +19,7 @@ pub mod import;
 pub mod inbox;
 pub mod listen;
 pub mod outbox;
+pub mod settings;
 pub mod understand;
 
 use std::collections::BTreeMap;
@@ -140,6 +141,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { demo, .. } => {
+            // A wrong public address stops serve before the demo is loaded.
+            config.server.checked_public_url()?;
             let db = open_db(&config).await?;
             if demo {
                 if db.is_empty().await? {

@@ -1,7 +1,17 @@
-// Keyboard shortcuts for the staff pages. The pages work without this file: it only
-// moves focus and opens what a mouse would. Press ? for the list.
+// Keyboard shortcuts for the staff pages, and the inbox's live list. The pages work
+// without this file: it only moves focus, opens what a mouse would, and refreshes the
+// inbox's first page while it is open. Press ? for the list.
 (function () {
   "use strict";
+  // Single-key shortcuts can be switched off (WCAG 2.1.4) in the shortcuts list; the
+  // choice is kept in this browser.
+  var OFF = "townhall.shortcuts.off";
+  function shortcutsOn() {
+    try { return window.localStorage.getItem(OFF) !== "1"; } catch (e) { return true; }
+  }
+  function setShortcuts(on) {
+    try { if (on) { window.localStorage.removeItem(OFF); } else { window.localStorage.setItem(OFF, "1"); } } catch (e) { /* private mode: session only */ }
+  }
   function typing(target) {
     if (!target) { return false; }
     if (target.tagName === "INPUT" && /^(checkbox|radio|submit|button)$/.test(target.type)) { return false; }
@@ -51,6 +61,7 @@
       return;
     }
     if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (!shortcutsOn() && event.key !== "?") { return; }
     var handled = true;
     switch (event.key) {
       case "j": move(1); break;
@@ -66,6 +77,56 @@
     }
     if (handled) { event.preventDefault(); }
   });
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.id === "shortcuts-on") { setShortcuts(event.target.checked); }
+  });
+  var toggle = document.getElementById("shortcuts-on");
+  if (toggle) { toggle.checked = shortcutsOn(); toggle.disabled = false; }
+
+  // The inbox's live list: every few seconds, while the tab is visible, the page is
+  // fetched again and its list replaced; new cases are announced to screen readers
+  // and focus stays on the case it was on. Only this server's HTML is inserted.
+  var results = document.getElementById("results");
+  var seconds = results ? Number(results.getAttribute("data-live")) : 0;
+  if (results && seconds > 0) {
+    var status = document.getElementById("live-status");
+    var known = function (root) {
+      var ids = {};
+      Array.prototype.forEach.call(root.querySelectorAll("tr[data-case]"), function (row) { ids[row.getAttribute("data-case")] = true; });
+      return ids;
+    };
+    var busy = false;
+    var refresh = function () {
+      if (busy || document.hidden) { return; }
+      busy = true;
+      window.fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          busy = false;
+          if (html === null) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("results");
+          if (!fresh || fresh.innerHTML === results.innerHTML) { return; }
+          var before = known(results);
+          var focused = document.activeElement && results.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+          var added = 0;
+          Array.prototype.forEach.call(fresh.querySelectorAll("tr[data-case]"), function (row) {
+            if (!before[row.getAttribute("data-case")]) { row.classList.add("arrived"); added += 1; }
+          });
+          results.replaceChildren.apply(results, Array.prototype.map.call(fresh.childNodes, function (node) { return document.importNode(node, true); }));
+          if (focused) {
+            var again = results.querySelector("a[href='" + focused.replace(/'/g, "") + "']");
+            if (again) { again.focus(); }
+          }
+          if (added > 0 && status) {
+            status.textContent = (added === 1 ? status.getAttribute("data-one") : status.getAttribute("data-many")).replace("{n}", String(added));
+          }
+        })
+        .catch(function () { busy = false; });
+    };
+    window.setInterval(refresh, seconds * 1000);
+    document.addEventListener("visibilitychange", refresh);
+  }
+
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a.shortcuts-link");
     if (link) { event.preventDefault(); toggleHelp(); }

@@ -50,5 +50,8 @@ conformance! {
     any_text_and_payload_survive_storage,
     enrichments_are_stored_filtered_and_kept_current,
     referrals_notes_merges_and_the_inbox_listing,
+    the_dashboard_counts_what_arrived_and_what_waits,
     the_outbox_and_inbox_configuration,
+    public_responsiveness_and_weekly_counts,
+    public_case_links,
 }

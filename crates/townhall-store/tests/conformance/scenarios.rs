@@ -863,7 +863,9 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     let p3 = db.ingest_post(&post("3", "Basura en la plaza")).await.unwrap().post_id();
     let p4 = db.ingest_post(&post("4", "Otra cosa")).await.unwrap().post_id();
     let now = Utc::now();
-    let late = inbox_case(muni.id, vec![p1], Some(now - chrono::Duration::minutes(5)));
+    let citizen = db.post(p1).await.unwrap().unwrap().contact_id;
+    let late =
+        NewCase { contact_id: citizen, ..inbox_case(muni.id, vec![p1], Some(now - chrono::Duration::minutes(5))) };
     let late = db.create_case(&late, &Actor::cli()).await.unwrap();
     let soon = inbox_case(muni.id, vec![p2], Some(now + chrono::Duration::minutes(30)));
     let soon = db.create_case(&soon, &Actor::cli()).await.unwrap();
@@ -886,6 +888,7 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     let text = SearchQuery::parse("agua cerro").unwrap();
     assert_eq!(list(CaseQuery { text: Some(text), ..CaseQuery::new(muni.id) }).await, [late.id]);
     assert!(list(CaseQuery::new(stranger.id)).await.is_empty());
+    assert_eq!(list(CaseQuery { contact: citizen, ..CaseQuery::new(muni.id) }).await, [late.id], "a citizen's cases");
 
     // Breaches are flagged once, with an audit event, and listed.
     let flagged = db.flag_breaches(now).await.unwrap();
@@ -962,6 +965,65 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     db.save_case_transition(&merged, &assigned, &assign, &events, &Actor::cli(), None).await.unwrap();
     let loads = db.agent_loads(muni.id, team.id).await.unwrap();
     assert_eq!(loads.iter().map(|l| (l.user, l.open_cases)).collect::<Vec<_>>(), [(ana.id, 1)]);
+}
+
+pub async fn the_dashboard_counts_what_arrived_and_what_waits(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let team = db.create_team(muni.id, "Agua", &Actor::cli()).await.unwrap();
+    let now = Utc::now();
+    let morning = now - chrono::Duration::hours(2);
+    let ids: Vec<PostId> = ingest_each(&db, &["d1", "d2", "d3", "d4"]).await;
+    // Overdue and in no queue; waiting in the team's queue; answered and resolved.
+    db.create_case(&inbox_case(muni.id, vec![ids[0]], Some(now - chrono::Duration::minutes(5))), &Actor::cli())
+        .await
+        .unwrap();
+    let queued =
+        NewCase { team_id: Some(team.id), ..inbox_case(muni.id, vec![ids[1]], Some(now + chrono::Duration::hours(1))) };
+    db.create_case(&queued, &Actor::cli()).await.unwrap();
+    let done = db.create_case(&inbox_case(muni.id, vec![ids[2]], None), &Actor::cli()).await.unwrap();
+    let mut case = done;
+    for action in [CaseAction::Respond, CaseAction::Resolve { outcome: "Repuesto".into() }] {
+        let (after, events) = transition(&case, &action, now).unwrap();
+        db.save_case_transition(&case, &after, &action, &events, &Actor::cli(), None).await.unwrap();
+        case = after;
+    }
+    db.create_case(&inbox_case(other.id, vec![ids[3]], Some(now - chrono::Duration::hours(1))), &Actor::cli())
+        .await
+        .unwrap();
+
+    let load = db.load(muni.id, morning, now).await.unwrap();
+    assert_eq!(
+        load,
+        townhall_store::Load { opened: 3, answered: 1, resolved: 1, waiting: 2, unassigned: 2, overdue: 1 },
+        "another institution's cases are not counted"
+    );
+    assert_eq!(db.load(muni.id, now + chrono::Duration::minutes(1), now).await.unwrap().opened, 0, "since counts");
+    let queues = db.team_loads(muni.id, now).await.unwrap();
+    assert_eq!(
+        queues,
+        [
+            townhall_store::TeamLoad { team: None, waiting: 1, overdue: 1 },
+            townhall_store::TeamLoad { team: Some(team.id), waiting: 1, overdue: 0 },
+        ]
+    );
+    assert_eq!(db.load(other.id, morning, now).await.unwrap().overdue, 1);
+
+    // Hour by hour: the cases opened in each hour and how many of them were answered.
+    let hours =
+        db.cases_per_period(muni.id, now - chrono::Duration::hours(3), chrono::Duration::hours(1), 4).await.unwrap();
+    let counts: Vec<(i64, i64)> = hours.iter().map(|h| (h.opened, h.answered)).collect();
+    assert_eq!(counts, [(0, 0), (0, 0), (0, 0), (3, 1)]);
+    assert_eq!(hours[1].start, now - chrono::Duration::hours(2));
+}
+
+/// Ingests one post per external id, in order.
+async fn ingest_each(db: &Db, external_ids: &[&str]) -> Vec<PostId> {
+    let mut ids = Vec::new();
+    for id in external_ids {
+        ids.push(db.ingest_post(&post(id, "Sin agua")).await.unwrap().post_id());
+    }
+    ids
 }
 
 pub async fn the_outbox_and_inbox_configuration(db: Db) {
@@ -1119,4 +1181,99 @@ pub async fn the_outbox_and_inbox_configuration(db: Db) {
     assert_eq!(db.session_user(&token, Utc::now() + chrono::Duration::hours(2)).await.unwrap(), None);
     db.delete_session(&token).await.unwrap();
     assert_eq!(db.session_user(&token, Utc::now()).await.unwrap(), None);
+}
+
+/// Applies `action` to the stored `case` at `at`, as staff would.
+async fn act_at(db: &Db, case: &townhall_core::Case, action: CaseAction, at: DateTime<Utc>) -> townhall_core::Case {
+    let (after, events) = transition(case, &action, at).unwrap();
+    db.save_case_transition(case, &after, &action, &events, &Actor::cli(), None).await.unwrap();
+    after
+}
+
+pub async fn public_responsiveness_and_weekly_counts(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let region = db.create_institution(&institution("region"), &Actor::cli()).await.unwrap();
+    let now = Utc::now();
+    let due = Some(now + chrono::Duration::hours(2));
+    let mut cases = Vec::new();
+    for (i, due) in [due, due, due, None, None, None].into_iter().enumerate() {
+        let p = db.ingest_post(&post(&format!("p{i}"), "¿Cuándo?")).await.unwrap().post_id();
+        cases.push(db.create_case(&inbox_case(muni.id, vec![p], due), &Actor::cli()).await.unwrap());
+    }
+    let hours = |case: &townhall_core::Case, h: i64| case.opened_at + chrono::Duration::hours(h);
+    // First responses after 1 h (in time), 3 h and 10 h (late) and 5 h (no deadline).
+    let answered_early = act_at(&db, &cases[0], CaseAction::Respond, hours(&cases[0], 1)).await;
+    let answered_late = act_at(&db, &cases[1], CaseAction::Respond, hours(&cases[1], 3)).await;
+    act_at(&db, &cases[2], CaseAction::Respond, hours(&cases[2], 10)).await;
+    act_at(&db, &cases[3], CaseAction::Respond, hours(&cases[3], 5)).await;
+    let resolved =
+        act_at(&db, &answered_early, CaseAction::Resolve { outcome: "Listo".into() }, hours(&cases[0], 2)).await;
+    // An unanswered case goes to the region; the last is merged into another as a duplicate.
+    let refer =
+        CaseAction::Refer { to: region.id, reason: "Agua".into(), first_response_due: None, resolution_due: None };
+    let referred = act_at(&db, &cases[4], refer, now).await;
+    db.merge_cases(&db.owned_case(cases[3].id, muni.id).await.unwrap(), &cases[5], &Actor::cli()).await.unwrap();
+    assert!(db.record_rating(&resolved, 4, None, &Actor::cli()).await.unwrap());
+    assert!(db.record_rating(&answered_late, 5, None, &Actor::cli()).await.unwrap());
+
+    let since = now - chrono::Duration::days(90);
+    let figures = db.responsiveness(muni.id, since).await.unwrap();
+    let median = figures.median_first_response_secs.unwrap();
+    assert!((median - 4.0 * 3600.0).abs() < 1.0, "the median of 1, 3, 5 and 10 hours is 4 hours: {median}");
+    assert_eq!(
+        figures,
+        townhall_store::Responsiveness {
+            opened: 4,
+            answered: 4,
+            median_first_response_secs: Some(median),
+            answered_with_deadline: 3,
+            answered_in_time: 1,
+            resolved: 1,
+            referred_away: 1,
+            received: 0,
+            ratings: 2,
+            average_rating: Some(4.5),
+        }
+    );
+    // An odd count's median is its middle value.
+    let region_figures = db.responsiveness(region.id, since).await.unwrap();
+    assert_eq!((region_figures.opened, region_figures.answered, region_figures.received), (1, 0, 1));
+    assert_eq!((region_figures.median_first_response_secs, region_figures.average_rating), (None, None));
+    act_at(&db, &referred, CaseAction::Respond, hours(&referred, 7)).await;
+    let median = db.responsiveness(region.id, since).await.unwrap().median_first_response_secs.unwrap();
+    assert!((median - 7.0 * 3600.0).abs() < 1.0, "{median}");
+    // Nothing since a later time.
+    let later = db.responsiveness(muni.id, now + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!((later.opened, later.ratings, later.referred_away), (0, 0, 0));
+    assert_eq!(later.median_first_response_secs, None);
+
+    // Weeks: every week is there, zeros included; cases fall in the week they opened.
+    let from = now - chrono::Duration::days(15);
+    let weeks = db.weekly_cases(muni.id, from, 3).await.unwrap();
+    assert_eq!(weeks.iter().map(|w| (w.opened, w.answered)).collect::<Vec<_>>(), [(0, 0), (0, 0), (4, 4)]);
+    assert_eq!(weeks[1].start, from + chrono::Duration::weeks(1));
+    let weeks = db.weekly_cases(region.id, from, 3).await.unwrap();
+    assert_eq!(weeks.iter().map(|w| (w.opened, w.answered)).collect::<Vec<_>>(), [(0, 0), (0, 0), (1, 1)]);
+    assert!(db.weekly_cases(muni.id, now + chrono::Duration::days(1), 2).await.unwrap().iter().all(|w| w.opened == 0));
+}
+
+pub async fn public_case_links(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let p1 = db.ingest_post(&post("1", "Sin agua")).await.unwrap().post_id();
+    let p2 = db.ingest_post(&post("2", "Sin luz")).await.unwrap().post_id();
+    let one = db.create_case(&inbox_case(muni.id, vec![p1], None), &Actor::cli()).await.unwrap();
+    let two = db.create_case(&inbox_case(muni.id, vec![p2], None), &Actor::cli()).await.unwrap();
+    let (a, b, c) = ("a".repeat(43), "b".repeat(43), "c".repeat(43));
+
+    // Made when first needed; later calls get the same token.
+    assert_eq!(db.public_case_token(one.id, &a).await.unwrap(), a);
+    assert_eq!(db.public_case_token(one.id, &b).await.unwrap(), a, "idempotent");
+    let (x, y) = tokio::join!(db.public_case_token(two.id, &b), db.public_case_token(two.id, &c));
+    assert_eq!(x.unwrap(), y.unwrap(), "concurrent calls agree");
+    assert!(db.public_case_token(one.id, "short").await.is_err());
+
+    assert_eq!(db.case_by_public_token(&a).await.unwrap().map(|c| c.id), Some(one.id));
+    assert_eq!(db.case_by_public_token(&"z".repeat(43)).await.unwrap(), None);
+    assert_eq!(db.case_by_public_token("").await.unwrap(), None);
+    assert_eq!(db.case_by_public_token(&a.to_uppercase()).await.unwrap(), None, "tokens are exact");
 }

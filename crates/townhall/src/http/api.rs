@@ -14,19 +14,19 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use townhall_core::canned::CannedAnswer;
 use townhall_core::deadline::{DeadlinePolicy, DeadlineState};
-use townhall_core::routing::{Rule, RuleAction};
+use townhall_core::routing::Rule;
 use townhall_core::settings::InboxSettings;
 use townhall_core::{
     AccountId, Actor, AuditEventId, CaseAction, CaseId, CaseStatus, InstitutionId, Platform, PostId, ReplyId, Role,
     SearchQuery, TeamId, UserId,
 };
-use townhall_store::{AccountCredentials, CaseQuery, NewUser, StoreError, UserChange};
+use townhall_store::{AccountCredentials, CaseQuery, StoreError, UserChange};
 
 use super::AppState;
 use super::auth::Staff;
 use crate::inbox::{self, InboxError, ReplyRequest};
+use crate::settings::{self, NewStaff, SettingsError};
 
 /// An API error: HTTP status, stable code and a message for people.
 #[derive(Debug)]
@@ -95,6 +95,17 @@ impl From<InboxError> for ApiError {
             InboxError::Forbidden(message) => ApiError::forbidden(message),
             InboxError::Collision(_) => ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string()),
             other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(error: SettingsError) -> ApiError {
+        match error {
+            SettingsError::Store(error) => error.into(),
+            SettingsError::Forbidden(message) => ApiError::forbidden(message),
+            SettingsError::Invalid { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            SettingsError::Hashing(message) => ApiError::bad_request(message),
         }
     }
 }
@@ -406,7 +417,7 @@ async fn case_action(
     Body(action): Body<CaseAction>,
 ) -> ApiResult {
     guard(&staff, "POST", "/cases/{id}/actions")?;
-    ok(inbox::act(&state.db, &staff.0, CaseId(id), &action).await?)
+    ok(inbox::act(&state.db, &staff.0, CaseId(id), &action, state.public_url.as_deref()).await?)
 }
 
 async fn case_reply(
@@ -449,7 +460,8 @@ async fn case_referral(
     Body(request): Body<ReferralRequest>,
 ) -> ApiResult {
     guard(&staff, "POST", "/cases/{id}/referrals")?;
-    ok(inbox::refer(&state.db, &staff.0, CaseId(id), InstitutionId(request.to), &request.reason).await?)
+    let referral = (InstitutionId(request.to), request.reason.as_str());
+    ok(inbox::refer(&state.db, &staff.0, CaseId(id), referral, state.public_url.as_deref()).await?)
 }
 
 #[derive(Deserialize)]
@@ -517,7 +529,7 @@ struct TeamRequest {
 
 async fn create_team(State(state): State<AppState>, staff: Staff, Body(request): Body<TeamRequest>) -> ApiResult {
     guard(&staff, "POST", "/teams")?;
-    created(state.db.create_team(staff.0.institution_id, &request.name, &Actor::User(staff.0.id)).await?)
+    created(settings::create_team(&state.db, &staff.0, &request.name).await?)
 }
 
 async fn users(State(state): State<AppState>, staff: Staff) -> ApiResult {
@@ -537,32 +549,14 @@ struct UserRequest {
 
 async fn create_user(State(state): State<AppState>, staff: Staff, Body(request): Body<UserRequest>) -> ApiResult {
     guard(&staff, "POST", "/users")?;
-    if let Some(team) = request.team_id
-        && !state.db.teams(staff.0.institution_id).await?.iter().any(|t| t.id == TeamId(team))
-    {
-        return Err(StoreError::NotFound("team").into());
-    }
-    let password_hash = match request.password {
-        Some(password) => {
-            let password = crate::admin::check_password(password)
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "user.weak_password", e.to_string()))?;
-            let hash = tokio::task::spawn_blocking(move || crate::admin::hash_password(&password)).await;
-            Some(
-                hash.map_err(|_| ApiError::bad_request("cannot hash"))?
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            )
-        }
-        None => None,
-    };
-    let new = NewUser {
-        institution_id: staff.0.institution_id,
+    let new = NewStaff {
         email: request.email,
         name: request.name,
         role: request.role,
         team_id: request.team_id.map(TeamId),
-        password_hash,
+        password: request.password,
     };
-    created(state.db.create_user(&new, &Actor::User(staff.0.id)).await?)
+    created(settings::create_user(&state.db, &staff.0, new).await?)
 }
 
 async fn update_user(
@@ -571,20 +565,7 @@ async fn update_user(
     Path(id): Path<i64>,
     Body(change): Body<UserChange>,
 ) -> ApiResult {
-    let only_availability =
-        change.role.is_none() && change.team_id.is_none() && change.max_open_cases.is_none() && change.active.is_none();
-    let own = staff.0.id == UserId(id);
-    if !(staff.0.role == Role::Admin || (own && only_availability)) {
-        return Err(ApiError::forbidden("only admins change users; anyone sets their own availability"));
-    }
-    if own && change.active == Some(false) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "user.self_lockout",
-            "you cannot deactivate yourself",
-        ));
-    }
-    ok(state.db.update_user(UserId(id), staff.0.institution_id, &change, &Actor::User(staff.0.id)).await?)
+    ok(settings::update_user(&state.db, &staff.0, UserId(id), &change).await?)
 }
 
 #[derive(Deserialize)]
@@ -618,39 +599,9 @@ async fn rules(State(state): State<AppState>, staff: Staff) -> ApiResult {
     ok(state.db.rules(staff.0.institution_id).await?)
 }
 
-/// A valid rule whose teams, agents and canned answers are the institution's own.
-async fn checked_rule(state: &AppState, staff: &Staff, rule: Rule, id: i64) -> ApiResult<Rule> {
-    rule.validate().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    let institution = staff.0.institution_id;
-    let unknown = |what: &str| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rule.unknown_target", format!("no such {what} here"))
-    };
-    for action in &rule.actions {
-        match action {
-            RuleAction::AssignTeam { team } if !state.db.teams(institution).await?.iter().any(|t| t.id == *team) => {
-                return Err(unknown("team"));
-            }
-            RuleAction::AssignAgent { user } => {
-                let user = state.db.user(*user).await?;
-                if !user.is_some_and(|u| u.institution_id == institution && u.role.can_work_cases()) {
-                    return Err(unknown("agent"));
-                }
-            }
-            RuleAction::Acknowledge { canned_answer }
-                if !state.db.canned_answers(institution).await?.iter().any(|a| a.id == *canned_answer) =>
-            {
-                return Err(unknown("canned answer"));
-            }
-            _ => {}
-        }
-    }
-    Ok(Rule { id, ..rule })
-}
-
 async fn create_rule(State(state): State<AppState>, staff: Staff, Body(rule): Body<Rule>) -> ApiResult {
     guard(&staff, "POST", "/rules")?;
-    let rule = checked_rule(&state, &staff, rule, 0).await?;
-    created(state.db.save_rule(staff.0.institution_id, &rule, &Actor::User(staff.0.id)).await?)
+    created(settings::create_rule(&state.db, &staff.0, rule).await?)
 }
 
 async fn update_rule(
@@ -660,16 +611,12 @@ async fn update_rule(
     Body(rule): Body<Rule>,
 ) -> ApiResult {
     guard(&staff, "PUT", "/rules/{id}")?;
-    if id <= 0 {
-        return Err(StoreError::NotFound("rule").into());
-    }
-    let rule = checked_rule(&state, &staff, rule, id).await?;
-    ok(state.db.save_rule(staff.0.institution_id, &rule, &Actor::User(staff.0.id)).await?)
+    ok(settings::update_rule(&state.db, &staff.0, id, rule).await?)
 }
 
 async fn delete_rule(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> ApiResult {
     guard(&staff, "DELETE", "/rules/{id}")?;
-    state.db.delete_rule(staff.0.institution_id, id, &Actor::User(staff.0.id)).await?;
+    settings::delete_rule(&state.db, &staff.0, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -683,15 +630,7 @@ async fn set_deadline_policies(
     Body(policies): Body<Vec<DeadlinePolicy>>,
 ) -> ApiResult {
     guard(&staff, "PUT", "/deadline-policies")?;
-    let mut seen = std::collections::HashSet::new();
-    if !policies.iter().all(|p| seen.insert((p.priority, p.platform))) || policies.len() > 100 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "deadline.duplicate_policy",
-            "one policy per priority and channel",
-        ));
-    }
-    state.db.set_deadline_policies(staff.0.institution_id, &policies, &Actor::User(staff.0.id)).await?;
+    settings::set_deadline_policies(&state.db, &staff.0, &policies).await?;
     ok(policies)
 }
 
@@ -705,7 +644,7 @@ async fn set_inbox_settings(
     Body(settings): Body<InboxSettings>,
 ) -> ApiResult {
     guard(&staff, "PUT", "/inbox-settings")?;
-    state.db.set_inbox_settings(staff.0.institution_id, &settings, &Actor::User(staff.0.id)).await?;
+    settings::set_inbox_settings(&state.db, &staff.0, &settings).await?;
     ok(settings)
 }
 
@@ -727,23 +666,14 @@ async fn create_canned_answer(
     Body(request): Body<CannedAnswerRequest>,
 ) -> ApiResult {
     guard(&staff, "POST", "/canned-answers")?;
-    let sizes = (request.name.trim().chars().count(), request.lang.len(), request.body.trim().chars().count());
-    let lang_ok = request.lang.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-    if !(1..=100).contains(&sizes.0) || !(2..=8).contains(&sizes.1) || !lang_ok || !(1..=5000).contains(&sizes.2) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "canned.invalid",
-            "a canned answer has a name (1-100 characters), a language code (e.g. es) and a text (1-5,000)",
-        ));
-    }
-    let answer = CannedAnswer { id: 0, name: request.name.trim().to_owned(), lang: request.lang, body: request.body };
-    answer.validate().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    created(state.db.create_canned_answer(staff.0.institution_id, &answer, &Actor::User(staff.0.id)).await?)
+    let answer =
+        settings::create_canned_answer(&state.db, &staff.0, &request.name, &request.lang, &request.body).await?;
+    created(answer)
 }
 
 async fn delete_canned_answer(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> ApiResult {
     guard(&staff, "DELETE", "/canned-answers/{id}")?;
-    state.db.delete_canned_answer(staff.0.institution_id, id, &Actor::User(staff.0.id)).await?;
+    settings::delete_canned_answer(&state.db, &staff.0, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -24,6 +24,19 @@ impl Catalog {
         self.texts.get(key).or_else(|| catalogs()[0].texts.get(key)).map_or(key, String::as_str)
     }
 
+    /// The words for one value of an enumeration, e.g. `value("status", "new")` reads
+    /// `status.new`; the value itself when no catalogue names it.
+    pub fn value<'a>(&'a self, kind: &str, value: &'a str) -> &'a str {
+        let key = format!("{kind}.{value}");
+        self.texts.get(&key).or_else(|| catalogs()[0].texts.get(&key)).map_or(value, String::as_str)
+    }
+
+    /// `{key}_one` or `{key}_many` for `n`, with `{n}` replaced by the number.
+    pub fn count(&self, key: &str, n: usize) -> String {
+        let key = format!("{key}_{}", if n == 1 { "one" } else { "many" });
+        self.get(&key).replace("{n}", &n.to_string())
+    }
+
     /// The language code, for `<html lang>`.
     pub fn lang(&self) -> &'static str {
         self.lang
@@ -101,6 +114,33 @@ mod tests {
                 assert!(english.contains_key(key), "{} uses unknown key {key}", path.display());
             }
         }
+    }
+
+    #[test]
+    fn every_value_shown_on_a_page_has_its_words() {
+        use townhall_core::deadline::DeadlineState;
+        use townhall_core::reply::ReplyKind;
+        use townhall_core::{CaseStatus, CloseReason, Platform, Priority};
+        let mut values: Vec<(&str, &str)> = Vec::new();
+        values.extend(CaseStatus::ALL.iter().map(|v| ("status", v.as_str())));
+        values.extend(Priority::ALL.iter().map(|v| ("priority", v.as_str())));
+        values.extend(DeadlineState::ALL.iter().map(|v| ("deadline", v.as_str())));
+        values.extend(CloseReason::ALL.iter().map(|v| ("close_reason", v.as_str())));
+        values.extend(ReplyKind::ALL.iter().map(|v| ("reply_kind", v.as_str())));
+        values.extend(Platform::ALL.iter().map(|v| ("platform", v.as_str())));
+        values.extend(townhall_core::routing::INTENTS.iter().map(|v| ("intent", *v)));
+        values.extend(["first_response", "resolution"].map(|v| ("breach", v)));
+        for catalog in catalogs() {
+            for (kind, value) in &values {
+                let key = format!("{kind}.{value}");
+                assert!(catalog.texts.contains_key(&key), "{} lacks {key}", catalog.lang);
+            }
+        }
+        let spanish = catalogs().iter().find(|c| c.lang == "es").unwrap();
+        assert_eq!(spanish.value("status", "new"), "nuevo");
+        assert_eq!(spanish.value("status", "unheard-of"), "unheard-of");
+        assert_eq!(spanish.count("inbox.shown", 1), "1 caso");
+        assert_eq!(spanish.count("inbox.shown", 3), "3 casos");
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //! and webhooks, in one axum router. Handlers translate between HTTP and the store
 //! or services; they hold no SQL and no business rule.
 
+mod admin_pages;
 pub mod api;
 pub mod auth;
+pub mod chart;
+mod dashboard;
 pub mod i18n;
 pub mod openapi;
 mod pages;
+mod public;
 mod ui;
 mod webhooks;
 
@@ -40,18 +44,29 @@ pub struct AppState {
     /// Whether account credentials may name this machine (platforms faked on
     /// 127.0.0.1 in tests); never in `serve`.
     pub loopback_endpoints: bool,
+    /// Where citizens' links to their cases' public pages point
+    /// (`server.public_url`, without a trailing slash); `None` sends no link.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
     /// The state of a server on `db` with these webhook secrets and secure cookies.
     pub fn new(db: Db, webhooks: WebhooksConfig) -> AppState {
-        AppState { db, webhooks, limiter: auth::limiter(), secure_cookies: true, loopback_endpoints: false }
+        AppState {
+            db,
+            webhooks,
+            limiter: auth::limiter(),
+            secure_cookies: true,
+            loopback_endpoints: false,
+            public_url: None,
+        }
     }
 }
 
-/// No inline script or style, nothing from other origins, never framed.
+/// No inline script or style, nothing from other origins, never framed; scripts may
+/// fetch only from this server (the inbox's live list).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The whole application as a router, for `serve` and for tests.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -63,14 +78,19 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/signin", get(pages::signin_form).post(pages::signin))
         .route("/signout", axum::routing::post(pages::signout))
         .route("/inbox", get(pages::inbox_page))
+        .route("/dashboard", get(dashboard::dashboard))
         .route("/cases/{id}", get(pages::case_page))
         .route("/cases/{id}/reply", axum::routing::post(pages::reply_form))
         .route("/cases/{id}/note", axum::routing::post(pages::note_form))
         .route("/cases/{id}/act", axum::routing::post(pages::act_form))
         .route("/cases/{id}/refer", axum::routing::post(pages::refer_form))
+        .route("/public", get(public::index))
+        .route("/public/{slug}", get(public::institution))
+        .route("/public/cases/{token}", get(public::case))
         .route("/healthz", get(healthz))
         .route("/webhooks/x", get(webhooks::x_crc).post(webhooks::x_event))
         .route("/webhooks/meta", get(webhooks::meta_verify).post(webhooks::meta_event))
+        .merge(admin_pages::routes())
         .nest("/api/v1", api::router())
         .fallback(ui::not_found)
         .with_state(state)
@@ -89,7 +109,11 @@ pub async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     println!("Townhall is listening on http://{address}/");
     tracing::info!(%address, backend = ?db.backend(), "serving");
-    let state = AppState { secure_cookies: config.server.secure_cookies, ..AppState::new(db, config.webhooks.clone()) };
+    let state = AppState {
+        secure_cookies: config.server.secure_cookies,
+        public_url: config.server.checked_public_url()?,
+        ..AppState::new(db, config.webhooks.clone())
+    };
     let app = router(state, config.server.max_body_bytes).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");

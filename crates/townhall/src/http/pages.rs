@@ -4,13 +4,14 @@
 //! text is wrapped in `<bdi>`. Words come from the catalogues (`i18n.rs`).
 
 use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, FromRequest as _, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use townhall_core::deadline::{DeadlineState, deadline_state};
-use townhall_core::{CaseAction, CaseId, CaseStatus, CloseReason, InstitutionId, Platform, SearchQuery, User};
+use townhall_core::{CaseAction, CaseId, CaseStatus, CloseReason, InstitutionId, Platform, SearchQuery, TeamId, User};
 use townhall_store::CaseQuery;
 
 use super::AppState;
@@ -23,20 +24,22 @@ use crate::inbox::{self, ReplyRequest};
 const SIGNIN_COOKIE: &str = "townhall_signin";
 
 /// The signed-in user, for the page header.
-struct Who {
-    name: String,
-    institution: String,
-    csrf: String,
+pub(super) struct Who {
+    pub(super) name: String,
+    pub(super) institution: String,
+    pub(super) csrf: String,
+    /// Whether the header links to the admin pages (admins and leads).
+    pub(super) admin: bool,
 }
 
 /// A signed-in staff member and their session's CSRF token; pages redirect to the
 /// sign-in page without one.
-struct PageStaff {
-    user: User,
-    csrf: String,
+pub(super) struct PageStaff {
+    pub(super) user: User,
+    pub(super) csrf: String,
 }
 
-async fn page_staff(state: &AppState, headers: &HeaderMap) -> Result<PageStaff, Response> {
+pub(super) async fn page_staff(state: &AppState, headers: &HeaderMap) -> Result<PageStaff, Response> {
     match session(state, headers).await {
         Ok(Some((user, csrf))) => Ok(PageStaff { user, csrf }),
         Ok(None) => Err(Redirect::to("/signin").into_response()),
@@ -44,12 +47,41 @@ async fn page_staff(state: &AppState, headers: &HeaderMap) -> Result<PageStaff, 
     }
 }
 
-async fn who(state: &AppState, staff: &PageStaff) -> Who {
-    let institution = state.db.institution(staff.user.institution_id).await.ok().flatten().map(|i| i.name);
-    Who { name: staff.user.name.clone(), institution: institution.unwrap_or_default(), csrf: staff.csrf.clone() }
+/// [`page_staff`] for a page someone may have bookmarked or been sent: without a
+/// session, the sign-in page brings them back to it.
+pub(super) async fn page_viewer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<PageStaff, Response> {
+    match session(state, headers).await {
+        Ok(Some((user, csrf))) => Ok(PageStaff { user, csrf }),
+        Ok(None) => {
+            let here = uri.path_and_query().map_or("/inbox", |p| p.as_str());
+            Err(Redirect::to(&format!("/signin?next={}", encode(here))).into_response())
+        }
+        Err(error) => Err(problem_page(negotiate(headers), error.status(), error.message().to_owned())),
+    }
 }
 
-fn render(status: StatusCode, page: &impl Template) -> Response {
+/// Where to go after signing in: a path on this server, never another site
+/// (`//evil.example`, `/\evil.example`) — the inbox otherwise.
+fn local_path(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2000
+        && !next.chars().any(char::is_control);
+    if local { next } else { "/inbox" }
+}
+
+pub(super) async fn who(state: &AppState, staff: &PageStaff) -> Who {
+    let institution = state.db.institution(staff.user.institution_id).await.ok().flatten().map(|i| i.name);
+    Who {
+        name: staff.user.name.clone(),
+        institution: institution.unwrap_or_default(),
+        csrf: staff.csrf.clone(),
+        admin: matches!(staff.user.role, townhall_core::Role::Admin | townhall_core::Role::Lead),
+    }
+}
+
+pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(error) => {
@@ -66,12 +98,25 @@ struct SignInPage<'a> {
     who: Option<Who>,
     csrf: String,
     email: String,
+    /// The page to return to.
+    next: String,
     problem: Option<&'static str>,
 }
 
+#[derive(Deserialize)]
+pub(super) struct SignInParams {
+    #[serde(default)]
+    next: String,
+}
+
 /// `GET /signin`
-pub(super) async fn signin_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    signin_page(&state, negotiate(&headers), StatusCode::OK, String::new(), None)
+pub(super) async fn signin_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<SignInParams>, QueryRejection>,
+) -> Response {
+    let next = params.map(|Query(p)| p.next).unwrap_or_default();
+    signin_page(&state, negotiate(&headers), StatusCode::OK, String::new(), next, None)
 }
 
 fn signin_page(
@@ -79,10 +124,12 @@ fn signin_page(
     t: &Catalog,
     status: StatusCode,
     email: String,
+    next: String,
     problem: Option<&'static str>,
 ) -> Response {
     let (csrf, _) = crate::admin::new_token();
-    let mut response = render(status, &SignInPage { t, who: None, csrf: csrf.clone(), email, problem });
+    let next = local_path(&next).to_owned();
+    let mut response = render(status, &SignInPage { t, who: None, csrf: csrf.clone(), email, next, problem });
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let cookie = format!("{SIGNIN_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -96,6 +143,8 @@ pub(super) struct SignInForm {
     email: String,
     password: String,
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// `POST /signin`: the form's token must match its cookie (so no other site can sign
@@ -105,14 +154,14 @@ pub(super) async fn signin(State(state): State<AppState>, request: axum::extract
     let address = client_address(request.extensions());
     let expected = super::auth::cookie(request.headers(), SIGNIN_COOKIE).map(str::to_owned);
     let Ok(Form(form)) = Form::<SignInForm>::from_request(request, &state).await else {
-        return signin_page(&state, t, StatusCode::BAD_REQUEST, String::new(), Some("signin.expired"));
+        return signin_page(&state, t, StatusCode::BAD_REQUEST, String::new(), String::new(), Some("signin.expired"));
     };
     if !expected.is_some_and(|e| csrf_matches(form.csrf.as_bytes(), &e)) {
-        return signin_page(&state, t, StatusCode::FORBIDDEN, form.email, Some("signin.expired"));
+        return signin_page(&state, t, StatusCode::FORBIDDEN, form.email, form.next, Some("signin.expired"));
     }
     match authenticate(&state, &form.email, form.password, &address).await {
         Ok(session) => {
-            let mut response = Redirect::to("/inbox").into_response();
+            let mut response = Redirect::to(local_path(&form.next)).into_response();
             response.headers_mut().insert(header::SET_COOKIE, session.cookie);
             // The form's token has served: it is dropped with the form.
             let spent = format!("{SIGNIN_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -122,10 +171,10 @@ pub(super) async fn signin(State(state): State<AppState>, request: axum::extract
             response
         }
         Err(error) if error.code() == "auth.rate_limited" => {
-            signin_page(&state, t, StatusCode::TOO_MANY_REQUESTS, form.email, Some("signin.limited"))
+            signin_page(&state, t, StatusCode::TOO_MANY_REQUESTS, form.email, form.next, Some("signin.limited"))
         }
         Err(error) if error.code() == "auth.invalid_credentials" => {
-            signin_page(&state, t, StatusCode::UNAUTHORIZED, form.email, Some("signin.failed"))
+            signin_page(&state, t, StatusCode::UNAUTHORIZED, form.email, form.next, Some("signin.failed"))
         }
         Err(error) => error.into_response(),
     }
@@ -137,7 +186,12 @@ pub(super) struct CsrfForm {
 }
 
 /// `POST /signout`
-pub(super) async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+pub(super) async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let staff = match page_staff(&state, &headers).await {
         Ok(staff) => staff,
         Err(redirect) => return redirect,
@@ -166,7 +220,14 @@ struct InboxPage<'a> {
     filters: Filters,
     rows: Vec<Row>,
     next: Option<String>,
+    /// Whether the page refreshes its list while open (the first page only: older
+    /// pages do not change at the top).
+    live: bool,
+    live_seconds: u64,
 }
+
+/// How often an open inbox asks for new cases.
+const LIVE_SECONDS: u64 = 5;
 
 struct Filters {
     q: String,
@@ -174,6 +235,7 @@ struct Filters {
     lang: String,
     mine: bool,
     referred: bool,
+    team: Vec<(String, String, bool)>,
     status: Vec<(String, String, bool)>,
     intent: Vec<(String, String, bool)>,
     platform: Vec<(String, String, bool)>,
@@ -208,6 +270,8 @@ pub(super) struct InboxParams {
     #[serde(default)]
     lang: String,
     #[serde(default)]
+    team: String,
+    #[serde(default)]
     mine: Option<String>,
     #[serde(default)]
     referred: Option<String>,
@@ -215,9 +279,10 @@ pub(super) struct InboxParams {
     before: Option<i64>,
 }
 
-fn choices(t: &Catalog, values: &[&str], chosen: &str) -> Vec<(String, String, bool)> {
+/// A filter's options: "any", then each value in the reader's words.
+fn choices(t: &Catalog, kind: &str, values: &[&str], chosen: &str) -> Vec<(String, String, bool)> {
     std::iter::once((String::new(), t.get("inbox.any").to_owned(), chosen.is_empty()))
-        .chain(values.iter().map(|v| ((*v).to_owned(), (*v).to_owned(), *v == chosen)))
+        .chain(values.iter().map(|v| ((*v).to_owned(), t.value(kind, v).to_owned(), *v == chosen)))
         .collect()
 }
 
@@ -225,12 +290,16 @@ fn choices(t: &Catalog, values: &[&str], chosen: &str) -> Vec<(String, String, b
 pub(super) async fn inbox_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<InboxParams>,
+    uri: Uri,
+    params: Result<Query<InboxParams>, QueryRejection>,
 ) -> Response {
     let t = negotiate(&headers);
-    let staff = match page_staff(&state, &headers).await {
+    let staff = match page_viewer(&state, &headers, &uri).await {
         Ok(staff) => staff,
         Err(redirect) => return redirect,
+    };
+    let Ok(Query(params)) = params else {
+        return problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.filters").to_owned());
     };
     let (text, search_problem) = match params.q.trim() {
         "" => (None, None),
@@ -250,6 +319,7 @@ pub(super) async fn inbox_page(
         topic: (!params.topic.trim().is_empty()).then(|| params.topic.trim().to_owned()),
         lang: (!params.lang.trim().is_empty()).then(|| params.lang.trim().to_owned()),
         deadline: params.deadline.parse().ok(),
+        team: params.team.parse().ok().map(TeamId),
         assignee: params.mine.is_some().then_some(staff.user.id),
         text,
         before: params.before.map(CaseId),
@@ -262,6 +332,7 @@ pub(super) async fn inbox_page(
         Err(error) => return ApiError::from(error).into_response(),
     };
     let users = state.db.users(staff.user.institution_id).await.unwrap_or_default();
+    let teams = state.db.teams(staff.user.institution_id).await.unwrap_or_default();
     let rows = cases
         .iter()
         .map(|c| Row {
@@ -287,13 +358,19 @@ pub(super) async fn inbox_page(
         lang: params.lang.clone(),
         mine: params.mine.is_some(),
         referred: params.referred.is_some(),
-        status: choices(t, &statuses, &params.status),
-        intent: choices(t, townhall_core::routing::INTENTS, &params.intent),
-        platform: choices(t, &platforms, &params.platform),
-        deadline: choices(t, &["breached", "due_soon", "on_time"], &params.deadline),
+        team: std::iter::once((String::new(), t.get("inbox.any").to_owned(), params.team.is_empty()))
+            .chain(
+                teams.iter().map(|team| (team.id.to_string(), team.name.clone(), team.id.to_string() == params.team)),
+            )
+            .collect(),
+        status: choices(t, "status", &statuses, &params.status),
+        intent: choices(t, "intent", townhall_core::routing::INTENTS, &params.intent),
+        platform: choices(t, "platform", &platforms, &params.platform),
+        deadline: choices(t, "deadline", &["breached", "due_soon", "on_time"], &params.deadline),
     };
     let who = Some(who(&state, &staff).await);
-    render(StatusCode::OK, &InboxPage { t, who, filters, rows, next })
+    let live = params.before.is_none();
+    render(StatusCode::OK, &InboxPage { t, who, filters, rows, next, live, live_seconds: LIVE_SECONDS })
 }
 
 /// The state of the case's most pressing open deadline.
@@ -320,6 +397,7 @@ fn next_page(params: &InboxParams, last: CaseId) -> String {
         ("deadline", &params.deadline),
         ("topic", &params.topic),
         ("lang", &params.lang),
+        ("team", &params.team),
     ] {
         if !value.is_empty() {
             pairs.push((name, value.clone()));
@@ -368,6 +446,15 @@ struct CasePage<'a> {
     replies: Vec<ReplyView>,
     notes: Vec<(String, String, String)>,
     referrals: Vec<String>,
+    /// Why the last form was refused, with what was typed in it.
+    problem: Option<String>,
+    typed: Typed,
+    /// What the last form did, as a catalogue key.
+    done: Option<&'static str>,
+    /// Whether the viewer's role does not see the audit trail.
+    audit_hidden: bool,
+    /// The citizen's other cases with this institution: (id, subject, status, opened).
+    earlier: Vec<(i64, String, &'static str, String)>,
     audit: Vec<String>,
     canned: Vec<(i64, String)>,
     institutions: Vec<(i64, String)>,
@@ -395,16 +482,50 @@ struct ReplyView {
     error: Option<String>,
 }
 
+/// What a refused form held, put back in its fields so nothing typed is lost.
+#[derive(Debug, Default)]
+struct Typed {
+    reply: String,
+    note: String,
+    outcome: String,
+    refer_reason: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CaseParams {
+    #[serde(default)]
+    done: String,
+}
+
+/// The page for an address whose case id is not a number.
+fn no_such_case(t: &Catalog) -> Response {
+    problem_page(t, StatusCode::NOT_FOUND, t.get("problem.no_case").to_owned())
+}
+
 /// `GET /cases/{id}`
-pub(super) async fn case_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+pub(super) async fn case_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    params: Result<Query<CaseParams>, QueryRejection>,
+) -> Response {
     let t = negotiate(&headers);
-    let staff = match page_staff(&state, &headers).await {
+    let staff = match page_viewer(&state, &headers, &uri).await {
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    match build_case_page(&state, t, &staff, CaseId(id)).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(error) => error.into_response(),
+    let Ok(id) = id.parse().map(CaseId) else { return no_such_case(t) };
+    let done = params.ok().and_then(|Query(p)| match p.done.as_str() {
+        "reply" => Some("done.reply"),
+        "note" => Some("done.note"),
+        "act" => Some("done.act"),
+        "refer" => Some("done.refer"),
+        _ => None,
+    });
+    match build_case_page(&state, t, &staff, id).await {
+        Ok(page) => render(StatusCode::OK, &CasePage { done, ..page }),
+        Err(error) => problem_page(t, error.status(), error.message().to_owned()),
     }
 }
 
@@ -469,6 +590,19 @@ async fn build_case_page<'a>(
         });
     }
     let case = detail.case;
+    let earlier = match case.contact_id {
+        Some(contact) if detail.access == "owner" => {
+            let query = CaseQuery { contact: Some(contact), limit: 11, ..CaseQuery::new(case.institution_id) };
+            db.list_cases(&query, Utc::now())
+                .await?
+                .into_iter()
+                .filter(|c| c.id != case.id)
+                .take(10)
+                .map(|c| (c.id.0, c.subject, c.status.as_str(), c.opened_at.format("%Y-%m-%d").to_string()))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     let canned = db
         .canned_answers(staff.user.institution_id)
         .await?
@@ -523,8 +657,20 @@ async fn build_case_page<'a>(
         audit: detail
             .audit
             .iter()
-            .map(|e| format!("{} · {} · {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.action, e.actor.to_stored()))
+            .map(|e| {
+                let actor = e
+                    .actor
+                    .user_id()
+                    .and_then(|id| users.iter().find(|u| u.id == id))
+                    .map_or_else(|| e.actor.to_stored(), |u| u.name.clone());
+                format!("{} · {} · {actor}", e.at.format("%Y-%m-%d %H:%M:%S"), e.action)
+            })
             .collect(),
+        problem: None,
+        typed: Typed::default(),
+        done: None,
+        audit_hidden: staff.user.role == townhall_core::Role::Analyst,
+        earlier,
         canned,
         institutions: institutions
             .iter()
@@ -536,7 +682,7 @@ async fn build_case_page<'a>(
     })
 }
 
-fn forbidden(t: &Catalog) -> Response {
+pub(super) fn forbidden(t: &Catalog) -> Response {
     problem_page(t, StatusCode::FORBIDDEN, "the form expired; reload the page and try again".into())
 }
 
@@ -548,15 +694,29 @@ struct ProblemPage<'a> {
     message: String,
 }
 
-fn problem_page(t: &Catalog, status: StatusCode, message: String) -> Response {
+pub(super) fn problem_page(t: &Catalog, status: StatusCode, message: String) -> Response {
     render(status, &ProblemPage { t, who: None, message })
 }
 
+/// The page for a form that arrived without the fields it needs.
+fn incomplete_form(headers: &HeaderMap) -> Response {
+    let t = negotiate(headers);
+    problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.form").to_owned())
+}
+
 /// Runs a form's action for the signed-in staff member after checking its CSRF token,
-/// then goes back to the case page, or shows why it was refused.
-async fn case_form<F, Fut>(state: &AppState, headers: &HeaderMap, id: i64, csrf: &str, act: F) -> Response
+/// then goes back to the case page at the section it changed (`done` names it); or
+/// shows the case page again with the reason it was refused and what was typed.
+async fn case_form<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    csrf: &str,
+    (done, typed): (&str, Typed),
+    act: F,
+) -> Response
 where
-    F: FnOnce(User) -> Fut,
+    F: FnOnce(User, CaseId) -> Fut,
     Fut: Future<Output = Result<(), ApiError>>,
 {
     let t = negotiate(headers);
@@ -564,12 +724,26 @@ where
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
+    let Ok(id) = id.parse().map(CaseId) else { return no_such_case(t) };
     if !csrf_matches(csrf.as_bytes(), &staff.csrf) {
         return forbidden(t);
     }
-    match act(staff.user).await {
-        Ok(()) => Redirect::to(&format!("/cases/{id}")).into_response(),
-        Err(error) => problem_page(t, error.status(), error.message().to_owned()),
+    let refused = match act(staff.user.clone(), id).await {
+        Ok(()) => {
+            // Back at the section the form changed, with a status message there.
+            let section = match done {
+                "reply" => "replies",
+                "note" => "notes",
+                "refer" => "referrals",
+                _ => "main",
+            };
+            return Redirect::to(&format!("/cases/{id}?done={done}#{section}")).into_response();
+        }
+        Err(error) => error,
+    };
+    match build_case_page(state, t, &staff, id).await {
+        Ok(page) => render(refused.status(), &CasePage { problem: Some(refused.message().to_owned()), typed, ..page }),
+        Err(_) => problem_page(t, refused.status(), refused.message().to_owned()),
     }
 }
 
@@ -590,11 +764,13 @@ pub(super) struct ReplyForm {
 pub(super) async fn reply_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<ReplyForm>,
+    Path(id): Path<String>,
+    form: Result<Form<ReplyForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
-    case_form(&state, &headers, id, &form.csrf, |user| async move {
+    let typed = Typed { reply: form.body.clone(), ..Typed::default() };
+    case_form(&state, &headers, &id, &form.csrf, ("reply", typed), |user, id| async move {
         let canned = form.canned_answer.parse::<i64>().ok();
         let request = ReplyRequest {
             body: if canned.is_some() { None } else { Some(form.body) },
@@ -602,7 +778,7 @@ pub(super) async fn reply_form(
             idempotency_key: (!form.key.is_empty()).then_some(form.key),
             force: form.force.is_some(),
         };
-        inbox::reply(&db, &user, CaseId(id), &request).await.map(|_| ()).map_err(ApiError::from)
+        inbox::reply(&db, &user, id, &request).await.map(|_| ()).map_err(ApiError::from)
     })
     .await
 }
@@ -617,12 +793,14 @@ pub(super) struct NoteForm {
 pub(super) async fn note_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<NoteForm>,
+    Path(id): Path<String>,
+    form: Result<Form<NoteForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
-    case_form(&state, &headers, id, &form.csrf, |user| async move {
-        inbox::note(&db, &user, CaseId(id), &form.body).await.map(|_| ()).map_err(ApiError::from)
+    let typed = Typed { note: form.body.clone(), ..Typed::default() };
+    case_form(&state, &headers, &id, &form.csrf, ("note", typed), |user, id| async move {
+        inbox::note(&db, &user, id, &form.body).await.map(|_| ()).map_err(ApiError::from)
     })
     .await
 }
@@ -641,14 +819,17 @@ pub(super) struct ActForm {
 pub(super) async fn act_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<ActForm>,
+    Path(id): Path<String>,
+    form: Result<Form<ActForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
-    case_form(&state, &headers, id, &form.csrf, |user| async move {
+    let typed = Typed { outcome: form.outcome.clone(), ..Typed::default() };
+    let public_url = state.public_url.clone();
+    case_form(&state, &headers, &id, &form.csrf, ("act", typed), |user, id| async move {
         let action = match form.action.as_str() {
             "assign_me" => {
-                let case = db.owned_case(CaseId(id), user.institution_id).await?;
+                let case = db.owned_case(id, user.institution_id).await?;
                 CaseAction::Assign { team: case.team_id.or(user.team_id), assignee: Some(user.id) }
             }
             "open" => CaseAction::Open,
@@ -657,7 +838,7 @@ pub(super) async fn act_form(
             "reopen" => CaseAction::Reopen,
             _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "request.invalid", "unknown action")),
         };
-        inbox::act(&db, &user, CaseId(id), &action).await.map(|_| ()).map_err(ApiError::from)
+        inbox::act(&db, &user, id, &action, public_url.as_deref()).await.map(|_| ()).map_err(ApiError::from)
     })
     .await
 }
@@ -673,15 +854,16 @@ pub(super) struct ReferForm {
 pub(super) async fn refer_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<ReferForm>,
+    Path(id): Path<String>,
+    form: Result<Form<ReferForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
-    case_form(&state, &headers, id, &form.csrf, |user| async move {
-        inbox::refer(&db, &user, CaseId(id), InstitutionId(form.to), &form.reason)
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from)
+    let typed = Typed { refer_reason: form.reason.clone(), ..Typed::default() };
+    let public_url = state.public_url.clone();
+    case_form(&state, &headers, &id, &form.csrf, ("refer", typed), |user, id| async move {
+        let referral = (InstitutionId(form.to), form.reason.as_str());
+        inbox::refer(&db, &user, id, referral, public_url.as_deref()).await.map(|_| ()).map_err(ApiError::from)
     })
     .await
 }

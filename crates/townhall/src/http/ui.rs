@@ -27,8 +27,8 @@ struct AccountView {
 }
 
 /// Follower history as an SVG polyline plus its words for screen readers.
-struct Trend {
-    points: String,
+pub(super) struct Trend {
+    pub(super) points: String,
     summary: String,
 }
 
@@ -145,7 +145,7 @@ fn account_view(account: &Account, series: &[MetricSnapshot]) -> AccountView {
 }
 
 /// Scales a follower series into a 120×24 polyline.
-fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
+pub(super) fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
     let (first, last) = (series.first()?, series.last()?);
     if series.len() < 2 {
         return None;

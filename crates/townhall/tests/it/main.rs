@@ -3,6 +3,7 @@
 //! modules by area, each test with its own fresh database.
 
 mod access;
+mod admin_pages;
 mod cli;
 mod deliver;
 mod import;
@@ -10,6 +11,7 @@ mod inbox;
 mod listen;
 mod openapi;
 mod pages;
+mod public_pages;
 mod staff_pages;
 mod support;
 mod understand;

@@ -42,7 +42,13 @@ impl Server {
     /// Starts `townhall serve` on a free port and waits for the line that prints its
     /// address (the server prints it once it is listening).
     pub fn start(dir: &Path, database_url: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(dir, database_url, extra, &[])
+    }
+
+    /// [`Server::start`] with these `TOWNHALL_*` settings in its environment.
+    pub fn start_with_env(dir: &Path, database_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let child = townhall(dir)
+            .envs(env.iter().copied())
             .args(["--database-url", database_url, "serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
