@@ -7,7 +7,7 @@
 //! referred away counts for its new owner; the referrer's figure says how many it
 //! referred, by the time of the referral. Ratings count by when they were given.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use townhall_core::{Case, CaseId, InstitutionId};
 
 use crate::{BeginWrite, Db, Result, StoreError, on_pool};
@@ -37,17 +37,6 @@ pub struct Responsiveness {
     pub average_rating: Option<f64>,
 }
 
-/// Cases opened in one week and how many of them were answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WeekCount {
-    /// The week's first instant.
-    pub start: DateTime<Utc>,
-    /// Cases opened in it.
-    pub opened: i64,
-    /// Of those, how many got a first response (whenever it came).
-    pub answered: i64,
-}
-
 /// The cases that count for an institution: `$1` the institution, `$2` since.
 macro_rules! counted {
     () => {
@@ -65,20 +54,6 @@ macro_rules! middle {
             " AS d FROM cases WHERE ",
             counted!(),
             " AND first_response_at IS NOT NULL ORDER BY d LIMIT $3 OFFSET $4"
-        )
-    };
-}
-
-/// Cases opened and answered per week from `$2` until `$3`, with `$week` the
-/// backend's expression of a case's week number.
-macro_rules! by_week {
-    ($week:literal) => {
-        concat!(
-            "SELECT w, COUNT(*), COUNT(first_response_at) FROM (SELECT ",
-            $week,
-            " AS w, first_response_at FROM cases WHERE ",
-            counted!(),
-            " AND opened_at < $3) weekly GROUP BY w"
         )
     };
 }
@@ -150,36 +125,6 @@ impl Db {
             }
         };
         Ok((!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64))
-    }
-
-    /// `weeks` consecutive weeks from `since`, each with the cases `institution` opened
-    /// in it and how many of those were answered; weeks without cases hold zeros.
-    pub async fn weekly_cases(
-        &self,
-        institution: InstitutionId,
-        since: DateTime<Utc>,
-        weeks: u32,
-    ) -> Result<Vec<WeekCount>> {
-        let until = since + Duration::weeks(i64::from(weeks));
-        let rows: Vec<(i64, i64, i64)> = match self {
-            Db::Sqlite(pool) => {
-                let sql = by_week!("CAST((julianday(opened_at) - julianday($2)) / 7 AS INTEGER)");
-                sqlx::query_as(sql).bind(institution.0).bind(since).bind(until).fetch_all(pool).await?
-            }
-            Db::Postgres(pool) => {
-                let sql = by_week!("CAST(FLOOR(EXTRACT(EPOCH FROM (opened_at - $2)) / 604800) AS BIGINT)");
-                sqlx::query_as(sql).bind(institution.0).bind(since).bind(until).fetch_all(pool).await?
-            }
-        };
-        Ok((0..i64::from(weeks))
-            .map(|week| {
-                let (opened, answered) = rows
-                    .iter()
-                    .find(|(w, _, _)| *w == week)
-                    .map_or((0, 0), |(_, opened, answered)| (*opened, *answered));
-                WeekCount { start: since + Duration::weeks(week), opened, answered }
-            })
-            .collect())
     }
 
     /// The case a public link's token opens, if any. An unknown token costs the same

@@ -1249,12 +1249,18 @@ pub async fn public_responsiveness_and_weekly_counts(db: Db) {
 
     // Weeks: every week is there, zeros included; cases fall in the week they opened.
     let from = now - chrono::Duration::days(15);
-    let weeks = db.weekly_cases(muni.id, from, 3).await.unwrap();
+    let weeks = db.cases_per_period(muni.id, from, chrono::Duration::weeks(1), 3).await.unwrap();
     assert_eq!(weeks.iter().map(|w| (w.opened, w.answered)).collect::<Vec<_>>(), [(0, 0), (0, 0), (4, 4)]);
     assert_eq!(weeks[1].start, from + chrono::Duration::weeks(1));
-    let weeks = db.weekly_cases(region.id, from, 3).await.unwrap();
+    let weeks = db.cases_per_period(region.id, from, chrono::Duration::weeks(1), 3).await.unwrap();
     assert_eq!(weeks.iter().map(|w| (w.opened, w.answered)).collect::<Vec<_>>(), [(0, 0), (0, 0), (1, 1)]);
-    assert!(db.weekly_cases(muni.id, now + chrono::Duration::days(1), 2).await.unwrap().iter().all(|w| w.opened == 0));
+    assert!(
+        db.cases_per_period(muni.id, now + chrono::Duration::days(1), chrono::Duration::weeks(1), 2)
+            .await
+            .unwrap()
+            .iter()
+            .all(|w| w.opened == 0)
+    );
 }
 
 pub async fn public_case_links(db: Db) {

@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use townhall_analysis::pii;
 use townhall_core::reply::{ReplyKind, ReplyStatus};
 use townhall_core::{Account, CaseStatus, Institution, InstitutionKind, Level, MetricSnapshot};
-use townhall_store::{Responsiveness, StoreError, WeekCount};
+use townhall_store::{PeriodCount, Responsiveness, StoreError};
 
 use super::AppState;
 use super::chart::BarChart;
@@ -178,7 +178,8 @@ async fn institution_page<'a>(
     }
     let since = now - Duration::days(WINDOW_DAYS);
     let figures = figures(t, &db.responsiveness(institution.id, since).await?);
-    let weeks = db.weekly_cases(institution.id, now - Duration::weeks(i64::from(WEEKS)), WEEKS).await?;
+    let weeks =
+        db.cases_per_period(institution.id, now - Duration::weeks(i64::from(WEEKS)), Duration::weeks(1), WEEKS).await?;
     Ok(Some(InstitutionPage {
         t,
         kind: kind_key(institution.kind),
@@ -256,7 +257,7 @@ fn duration(t: &Catalog, secs: f64) -> String {
     }
 }
 
-fn weekly_chart(t: &Catalog, weeks: &[WeekCount]) -> BarChart {
+fn weekly_chart(t: &Catalog, weeks: &[PeriodCount]) -> BarChart {
     let (opened, answered) = (t.get("public.chart.opened"), t.get("public.chart.answered"));
     let mut chart = BarChart::new("weekly", t.get("public.chart.title"), vec![opened.to_owned(), answered.to_owned()]);
     chart.group_header = t.get("public.chart.week").to_owned();
@@ -264,7 +265,7 @@ fn weekly_chart(t: &Catalog, weeks: &[WeekCount]) -> BarChart {
     for week in weeks {
         chart.push(week.start.format("%m-%d").to_string(), &[week.opened as f64, week.answered as f64]);
     }
-    let total = |f: fn(&WeekCount) -> i64| weeks.iter().map(f).sum::<i64>();
+    let total = |f: fn(&PeriodCount) -> i64| weeks.iter().map(f).sum::<i64>();
     chart.description = format!(
         "{} {opened}: {}; {answered}: {}.",
         t.get("public.chart.desc"),
