@@ -134,7 +134,7 @@ macro_rules! overdue {
 /// An institution's inbox at a glance (see [`Db::load`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Load {
-    /// Cases opened since the start of the period.
+    /// Cases opened since the start of the period (merged duplicates not counted).
     pub opened: i64,
     /// Cases first answered since then.
     pub answered: i64,
@@ -974,7 +974,8 @@ impl Db {
         type Row = (i64, i64, i64, i64, i64, i64);
         let row: Row = on_pool!(self, |pool| {
             sqlx::query_as(concat!(
-                "SELECT CAST(COALESCE(SUM(CASE WHEN opened_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                "SELECT CAST(COALESCE(SUM(CASE WHEN opened_at >= $2 \
+                 AND (close_reason IS NULL OR close_reason <> 'duplicate') THEN 1 ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(CASE WHEN first_response_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(CASE WHEN resolved_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(CASE WHEN ",
@@ -1047,8 +1048,12 @@ impl Db {
         }
         let rows: Vec<(i64, i64, i64)> = match self {
             Db::Sqlite(pool) => {
-                // Offsets are never negative, so truncation is the floor.
-                let sql = per_period!("CAST((julianday(opened_at) - julianday($2)) * 86400.0 / $4 AS INTEGER)");
+                // Whole milliseconds first, so an instant on a boundary is not put in
+                // the period before by a rounding error; offsets are never negative, so
+                // integer division is the floor.
+                let sql = per_period!(
+                    "CAST(ROUND((julianday(opened_at) - julianday($2)) * 86400000.0) AS INTEGER) / ($4 * 1000)"
+                );
                 sqlx::query_as(sql).bind(institution.0).bind(since).bind(until).bind(seconds).fetch_all(pool).await?
             }
             Db::Postgres(pool) => {

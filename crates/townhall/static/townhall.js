@@ -84,45 +84,60 @@
   if (toggle) { toggle.checked = shortcutsOn(); toggle.disabled = false; }
 
   // The inbox's live list: every few seconds, while the tab is visible, the page is
-  // fetched again and its list replaced; new cases are announced to screen readers
-  // and focus stays on the case it was on. Only this server's HTML is inserted.
+  // fetched again in the background. New cases are announced (a status message) and
+  // offered behind a button; the list changes only when it is pressed, so nothing
+  // moves under the reader (WCAG 2.2.2). Only this server's HTML is inserted.
   var results = document.getElementById("results");
   var seconds = results ? Number(results.getAttribute("data-live")) : 0;
-  if (results && seconds > 0) {
+  var offer = document.getElementById("show-new");
+  if (results && offer && seconds > 0) {
     var status = document.getElementById("live-status");
-    var known = function (root) {
-      var ids = {};
-      Array.prototype.forEach.call(root.querySelectorAll("tr[data-case]"), function (row) { ids[row.getAttribute("data-case")] = true; });
-      return ids;
+    var ids = function (root) {
+      return Array.prototype.map.call(root.querySelectorAll("tr[data-case]"), function (row) { return row.getAttribute("data-case"); });
     };
+    var latest = null;
+    var announced = 0;
     var busy = false;
     var refresh = function () {
       if (busy || document.hidden) { return; }
       busy = true;
-      window.fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      var abort = window.AbortController ? new AbortController() : null;
+      var timer = window.setTimeout(function () { if (abort) { abort.abort(); } }, 10000);
+      window.fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" }, signal: abort ? abort.signal : undefined })
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
-          busy = false;
-          if (html === null) { return; }
-          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("results");
-          if (!fresh || fresh.innerHTML === results.innerHTML) { return; }
-          var before = known(results);
-          var focused = document.activeElement && results.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
-          var added = 0;
-          Array.prototype.forEach.call(fresh.querySelectorAll("tr[data-case]"), function (row) {
-            if (!before[row.getAttribute("data-case")]) { row.classList.add("arrived"); added += 1; }
-          });
-          results.replaceChildren.apply(results, Array.prototype.map.call(fresh.childNodes, function (node) { return document.importNode(node, true); }));
-          if (focused) {
-            var again = results.querySelector("a[href='" + focused.replace(/'/g, "") + "']");
-            if (again) { again.focus(); }
-          }
-          if (added > 0 && status) {
-            status.textContent = (added === 1 ? status.getAttribute("data-one") : status.getAttribute("data-many")).replace("{n}", String(added));
+          var fresh = html === null ? null : new DOMParser().parseFromString(html, "text/html").getElementById("results");
+          if (!fresh) { return; }
+          var shown = ids(results);
+          var added = ids(fresh).filter(function (id) { return shown.indexOf(id) < 0; }).length;
+          latest = fresh;
+          if (added > 0 && added !== announced) {
+            announced = added;
+            var words = (added === 1 ? status.getAttribute("data-one") : status.getAttribute("data-many")).replace("{n}", String(added));
+            status.textContent = words;
+            offer.hidden = false;
           }
         })
-        .catch(function () { busy = false; });
+        .catch(function () { /* the next round tries again */ })
+        .then(function () { window.clearTimeout(timer); busy = false; });
     };
+    offer.addEventListener("click", function () {
+      if (!latest) { return; }
+      var before = ids(results);
+      results.replaceChildren.apply(results, Array.prototype.map.call(latest.childNodes, function (node) { return document.importNode(node, true); }));
+      var first = null;
+      Array.prototype.forEach.call(results.querySelectorAll("tr[data-case]"), function (row) {
+        if (before.indexOf(row.getAttribute("data-case")) < 0) {
+          row.classList.add("arrived");
+          first = first || row.querySelector("a.case-link");
+        }
+      });
+      latest = null;
+      announced = 0;
+      offer.hidden = true;
+      status.textContent = "";
+      (first || results).focus();
+    });
     window.setInterval(refresh, seconds * 1000);
     document.addEventListener("visibilitychange", refresh);
   }

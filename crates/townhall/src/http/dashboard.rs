@@ -14,7 +14,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::chart::BarChart;
 use super::i18n::{Catalog, negotiate};
-use super::pages::{PageStaff, Who, page_viewer, problem_page, render, who};
+use super::pages::{PageStaff, Who, page_viewer, problem_page, refused, render, who};
 
 /// How many of the latest missed deadlines are listed.
 const BREACHES_SHOWN: i64 = 20;
@@ -64,7 +64,7 @@ pub(super) async fn dashboard(State(state): State<AppState>, headers: HeaderMap,
     };
     match build(&state, t, &staff, Utc::now()).await {
         Ok(page) => render(StatusCode::OK, &page),
-        Err(error) => problem_page(t, error.status(), error.message().to_owned()),
+        Err(error) => problem_page(t, error.status(), refused(t, &error)),
     }
 }
 
@@ -95,7 +95,11 @@ async fn build<'a>(
             });
         }
     }
-    let hours = db.cases_per_period(institution, midnight, chrono::Duration::hours(1), 24).await?;
+    // 23 or 25 hours on the days the clocks change.
+    let day_hours = (calendar.start_of_day(midnight + chrono::Duration::hours(26)) - midnight).num_hours();
+    let hours = db
+        .cases_per_period(institution, midnight, chrono::Duration::hours(1), u32::try_from(day_hours).unwrap_or(24))
+        .await?;
     let mut chart = BarChart::new(
         "today",
         t.get("dashboard.chart.title"),

@@ -56,7 +56,10 @@ pub(super) async fn page_viewer(state: &AppState, headers: &HeaderMap, uri: &Uri
             let here = uri.path_and_query().map_or("/inbox", |p| p.as_str());
             Err(Redirect::to(&format!("/signin?next={}", encode(here))).into_response())
         }
-        Err(error) => Err(problem_page(negotiate(headers), error.status(), error.message().to_owned())),
+        Err(error) => {
+            let t = negotiate(headers);
+            Err(problem_page(t, error.status(), refused(t, &error)))
+        }
     }
 }
 
@@ -525,7 +528,7 @@ pub(super) async fn case_page(
     });
     match build_case_page(&state, t, &staff, id).await {
         Ok(page) => render(StatusCode::OK, &CasePage { done, ..page }),
-        Err(error) => problem_page(t, error.status(), error.message().to_owned()),
+        Err(error) => problem_page(t, error.status(), refused(t, &error)),
     }
 }
 
@@ -683,7 +686,7 @@ async fn build_case_page<'a>(
 }
 
 pub(super) fn forbidden(t: &Catalog) -> Response {
-    problem_page(t, StatusCode::FORBIDDEN, "the form expired; reload the page and try again".into())
+    problem_page(t, StatusCode::FORBIDDEN, t.get("problem.expired").to_owned())
 }
 
 #[derive(Template)]
@@ -696,6 +699,16 @@ struct ProblemPage<'a> {
 
 pub(super) fn problem_page(t: &Catalog, status: StatusCode, message: String) -> Response {
     render(status, &ProblemPage { t, who: None, message })
+}
+
+/// Why an action was refused, in the reader's words: the catalogue's text for the
+/// error's code (`refused.<code>`), else the error's own (English) message.
+pub(super) fn refused(t: &Catalog, error: &ApiError) -> String {
+    let key = format!("refused.{}", error.code());
+    match t.get(&key) {
+        text if text == key => error.message().to_owned(),
+        text => text.to_owned(),
+    }
 }
 
 /// The page for a form that arrived without the fields it needs.
@@ -728,7 +741,7 @@ where
     if !csrf_matches(csrf.as_bytes(), &staff.csrf) {
         return forbidden(t);
     }
-    let refused = match act(staff.user.clone(), id).await {
+    let refusal = match act(staff.user.clone(), id).await {
         Ok(()) => {
             // Back at the section the form changed, with a status message there.
             let section = match done {
@@ -742,8 +755,8 @@ where
         Err(error) => error,
     };
     match build_case_page(state, t, &staff, id).await {
-        Ok(page) => render(refused.status(), &CasePage { problem: Some(refused.message().to_owned()), typed, ..page }),
-        Err(_) => problem_page(t, refused.status(), refused.message().to_owned()),
+        Ok(page) => render(refusal.status(), &CasePage { problem: Some(refused(t, &refusal)), typed, ..page }),
+        Err(_) => problem_page(t, refusal.status(), refused(t, &refusal)),
     }
 }
 

@@ -111,7 +111,9 @@ fn render(status: StatusCode, page: &impl Template, private: bool) -> Response {
     match page.render() {
         Ok(html) => {
             let cache = if private { "no-store" } else { "public, max-age=60" };
-            (status, [(header::CACHE_CONTROL, cache)], Html(html)).into_response()
+            // The words follow the reader's Accept-Language: a shared cache must keep
+            // one copy per language.
+            (status, [(header::CACHE_CONTROL, cache), (header::VARY, "Accept-Language")], Html(html)).into_response()
         }
         Err(error) => {
             tracing::error!(%error, "template failed");
@@ -295,21 +297,47 @@ async fn case_page<'a>(state: &AppState, t: &'a Catalog, token: &str) -> Result<
     let Some(case) = db.case_by_public_token(token).await? else { return Ok(None) };
     let institutions = db.institutions().await?;
     let name = |id| institutions.iter().find(|i: &&Institution| i.id == id).map(|i| i.name.clone()).unwrap_or_default();
-    let referrals = db
-        .referrals(case.id)
+    let chain = db.referrals(case.id).await?;
+    // The people a text may name: the citizen, and the staff of every institution
+    // that held the case (a canned answer fills in {{citizen}} and {{agent}}).
+    let mut people = Vec::new();
+    let contact = match case.contact_id {
+        Some(id) => db.contact(id).await?,
+        None => None,
+    };
+    if let Some(contact) = contact {
+        people.push(contact.handle.trim_start_matches('@').to_owned());
+        people.extend(contact.display_name);
+    }
+    let mut holders: Vec<_> = chain.iter().flat_map(|r| [r.from, r.to]).collect();
+    holders.push(case.institution_id);
+    holders.sort();
+    holders.dedup();
+    for holder in holders {
+        people.extend(db.users(holder).await?.into_iter().map(|u| u.name));
+    }
+    let told = |text: &str| unnamed(&redacted(text), &people);
+    let referrals = chain
+        .iter()
+        .map(|r| ReferralView { at: when(r.at), from: name(r.from), to: name(r.to), reason: told(&r.reason) })
+        .collect();
+    // Only what was sent to this citizen: a merged case also holds replies to others.
+    let theirs: Vec<_> = db
+        .case_posts(case.id, case.institution_id)
         .await?
         .into_iter()
-        .map(|r| ReferralView { at: when(r.at), from: name(r.from), to: name(r.to), reason: redacted(&r.reason) })
+        .filter(|p| p.contact_id.is_some() && p.contact_id == case.contact_id)
+        .map(|p| p.id)
         .collect();
     let mut replies: Vec<ReplyView> = db
         .replies(case.id)
         .await?
         .into_iter()
-        .filter(|r| r.status == ReplyStatus::Sent)
+        .filter(|r| r.status == ReplyStatus::Sent && theirs.contains(&r.post_id))
         .map(|r| ReplyView {
             at: when(r.sent_at.unwrap_or(r.created_at)),
             kind: reply_kind_key(r.kind),
-            body: redacted(&r.body),
+            body: told(&r.body),
             url: r.url.filter(|u| is_web_link(u)),
         })
         .collect();
@@ -322,7 +350,7 @@ async fn case_page<'a>(state: &AppState, t: &'a Catalog, token: &str) -> Result<
         opened: when(case.opened_at),
         answered: case.first_response_at.map(when),
         resolved: case.resolved_at.map(when),
-        outcome: case.outcome.as_deref().filter(|o| !o.trim().is_empty()).map(redacted),
+        outcome: case.outcome.as_deref().filter(|o| !o.trim().is_empty()).map(told),
         referrals,
         replies,
     }))
@@ -331,6 +359,35 @@ async fn case_page<'a>(state: &AppState, t: &'a Catalog, token: &str) -> Result<
 /// Text with personal data (ids, phones, e-mails, addresses…) replaced by placeholders.
 fn redacted(text: &str) -> String {
     pii::redact(text, &pii::find(text))
+}
+
+/// `text` with each of `names` (whole words, three letters or more: a person's full
+/// name, first name or handle) replaced by "…": a public page names nobody.
+fn unnamed(text: &str, names: &[String]) -> String {
+    let mut words: Vec<&str> = names
+        .iter()
+        .flat_map(|name| std::iter::once(name.trim()).chain(name.split_whitespace().next()))
+        .filter(|name| name.chars().count() >= 3)
+        .collect();
+    // Longest first, so a full name goes before the first name inside it.
+    words.sort_by_key(|name| std::cmp::Reverse(name.len()));
+    words.dedup();
+    let mut text = text.to_owned();
+    for name in words {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(name) {
+            let (before, after) = (&rest[..at], &rest[at + name.len()..]);
+            let bounded = !before.chars().next_back().is_some_and(char::is_alphanumeric)
+                && !after.chars().next().is_some_and(char::is_alphanumeric);
+            out.push_str(before);
+            out.push_str(if bounded { "…" } else { name });
+            rest = after;
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text
 }
 
 /// Whether a link may be shown: http or https, judged on the parsed URL.
@@ -400,6 +457,19 @@ mod tests {
         assert_eq!(words[1].1, "67% (2 of 3)");
         assert_eq!(words[3].1, t.get("public.no_data"), "no deadline, no share");
         assert_eq!(words[2].1, t.get("public.no_data"));
+    }
+
+    #[test]
+    fn names_are_taken_out_as_whole_words() {
+        let names = ["Valentina Díaz".to_owned(), "vecina.cerro@mastodon.cl".to_owned(), "Al".to_owned()];
+        assert_eq!(
+            unnamed(
+                "Hola vecina.cerro@mastodon.cl, le escribe Valentina Díaz. Valentina revisó; Valentinas no.",
+                &names
+            ),
+            "Hola …, le escribe …. … revisó; Valentinas no."
+        );
+        assert_eq!(unnamed("Al fin", &names), "Al fin", "names shorter than three letters stay");
     }
 
     #[test]

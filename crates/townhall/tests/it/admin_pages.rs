@@ -10,39 +10,11 @@ use townhall_core::{
 };
 use townhall_store::NewUser;
 
-use crate::support::{Response, TestApp};
+use crate::support::{Response, TestApp, cookie, csrf_field, form};
 
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 const URLENCODED: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encode = |v: &str| {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
-}
-
-/// The value of the first `name="csrf" value="…"` in a page.
-fn csrf_field(page: &str) -> String {
-    let after = page.split("name=\"csrf\" value=\"").nth(1).expect("a csrf field");
-    after.split('"').next().unwrap().to_owned()
-}
-
-fn cookie(response: &Response, name: &str) -> String {
-    response
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "set-cookie")
-        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", response.headers))
-}
 
 /// Raw markup of the hostile names must never come back.
 fn assert_inert(page: &str) {

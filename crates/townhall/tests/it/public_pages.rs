@@ -226,7 +226,9 @@ async fn the_case_page_shows_what_the_citizen_was_told_and_nothing_internal() {
     let world = world(db).await;
     let case = citizen_case(db, &world, 1, None).await;
     db.add_note(&case, world.muni, world.agent.id, NOTE, &[], &Actor::User(world.agent.id)).await.unwrap();
-    sent_reply(db, &case, &world, ReplyKind::Answer, "Le llamaremos al +56 9 8765 4321, Rosa.", "r1").await;
+    // A canned answer names the citizen and the agent; the public page names nobody.
+    let answer = format!("Hola {CITIZEN_NAME}: le llamaremos al +56 9 8765 4321. {STAFF_NAME}");
+    sent_reply(db, &case, &world, ReplyKind::Answer, &answer, "r1").await;
     let case = db.case_by_id(case.id).await.unwrap().unwrap();
     let refer = CaseAction::Refer {
         to: world.region,
@@ -247,7 +249,7 @@ async fn the_case_page_shows_what_the_citizen_was_told_and_nothing_internal() {
     assert!(page.body.contains("<dt>Handled by</dt><dd><bdi>Región &#60;img"), "{}", page.body);
     assert!(page.body.contains("&#60;script&#62;alert(&#34;r&#34;)&#60;/script&#62; La región opera el agua"));
     assert!(!page.body.contains("<script>") && !page.body.contains("<img src=x"));
-    assert!(page.body.contains("Le llamaremos al"), "{}", page.body);
+    assert!(page.body.contains("Hola …: le llamaremos al"), "{}", page.body);
     assert!(!page.body.contains("8765 4321"), "the phone number is redacted");
     assert!(page.body.contains("href=\"https://social.example/@muni/r1\" rel=\"noopener noreferrer nofollow\""));
     // Nothing internal: no note, staff name, assignee, priority, audit trail or citizen.

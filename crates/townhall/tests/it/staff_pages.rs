@@ -8,37 +8,9 @@ use townhall_core::{
 };
 use townhall_store::{NewAccount, NewCase, NewUser};
 
-use crate::support::{Response, TestApp};
+use crate::support::{TestApp, cookie, csrf_field, form};
 
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)> \u{202e}gnp.exe javascript:alert(3)";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encode = |v: &str| {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
-}
-
-/// The value of `name="csrf" value="…"` in a page.
-fn csrf_field(page: &str) -> String {
-    let after = page.split("name=\"csrf\" value=\"").nth(1).expect("a csrf field");
-    after.split('"').next().unwrap().to_owned()
-}
-
-fn cookie(response: &Response, name: &str) -> String {
-    response
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "set-cookie")
-        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", response.headers))
-}
 
 async fn setup(app: &TestApp) -> i64 {
     let db = &app.db;
@@ -211,6 +183,9 @@ async fn staff_sign_in_work_a_case_and_see_hostile_text_inert() {
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("role=\"alert\"") && refused.body.contains("needs a reason"), "{}", refused.body);
     assert!(refused.body.contains("value=\"Texto &#60;b&#62;escrito&#60;/b&#62;\""), "the typed outcome is kept");
+    let spanish = [urlencoded, ("Cookie", &session), ("Accept-Language", "es")];
+    let refused = app.request("POST", &format!("{path}/act"), &spanish, close.as_bytes()).await;
+    assert!(refused.body.contains("necesita un motivo"), "the reason in the reader's words: {}", refused.body);
 
     // Addresses and forms that cannot be read get a page, not a bare error.
     for (method, target, body, status) in [

@@ -111,6 +111,36 @@ impl Response {
 }
 
 /// A plain HTTP/1.1 GET; enough for pages and health checks without a client library.
+/// A form body, `application/x-www-form-urlencoded`.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The value of the first `name="csrf" value="…"` in a page.
+pub fn csrf_field(page: &str) -> String {
+    let after = page.split("name=\"csrf\" value=\"").nth(1).expect("a csrf field");
+    after.split('"').next().unwrap().to_owned()
+}
+
+/// The `name=value` of the cookie `name` a response sets.
+pub fn cookie(response: &Response, name: &str) -> String {
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", response.headers))
+}
+
 pub fn get(address: SocketAddr, path: &str) -> Response {
     request(address, "GET", path, &[], b"")
 }
