@@ -54,6 +54,22 @@ impl Db {
         Ok(rows.into_iter().map(MetricSnapshot::from).collect())
     }
 
+    /// Every account's snapshots between two instants, by account then time: one query
+    /// for a page that draws every account's series.
+    pub async fn all_metric_series(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<MetricSnapshot>> {
+        let rows: Vec<MetricRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT account_id, at, followers, following, posts, likes FROM metric_snapshots \
+                 WHERE at >= $1 AND at <= $2 ORDER BY account_id, at",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(MetricSnapshot::from).collect())
+    }
+
     /// The newest snapshot of an account, if any.
     pub async fn latest_metrics(&self, account: AccountId) -> Result<Option<MetricSnapshot>> {
         let row: Option<MetricRow> = on_pool!(self, |pool| {

@@ -417,6 +417,7 @@ pub async fn metric_snapshots_form_series(db: Db) {
     assert_eq!(db.record_metrics(&[snap(0, 100), snap(60, 120), snap(120, 150)]).await.unwrap(), 3);
     assert_eq!(db.record_metrics(&[snap(60, 999)]).await.unwrap(), 0, "a snapshot is recorded once");
     let series = db.metric_series(account.id, t(30), t(120)).await.unwrap();
+    assert_eq!(db.all_metric_series(t(30), t(120)).await.unwrap(), series, "one account: the same series");
     assert_eq!(series.iter().map(|s| s.followers).collect::<Vec<_>>(), [120, 150]);
     assert_eq!(db.latest_metrics(account.id).await.unwrap(), Some(snap(120, 150)));
     assert_eq!(db.latest_metrics(AccountId(424242)).await.unwrap(), None);

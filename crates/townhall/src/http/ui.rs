@@ -96,12 +96,15 @@ async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::St
     let institutions = db.institutions().await?;
     let accounts = db.accounts(None).await?;
     let now = Utc::now();
+    let all_series = db.all_metric_series(now - Duration::days(HISTORY_DAYS), now).await?;
     let mut views = Vec::with_capacity(institutions.len());
     for institution in &institutions {
         let mut account_views = Vec::new();
         for account in accounts.iter().filter(|a| a.institution_id == institution.id) {
-            let series = db.metric_series(account.id, now - Duration::days(HISTORY_DAYS), now).await?;
-            account_views.push(account_view(account, &series));
+            // Sorted by account: the account's run of snapshots.
+            let start = all_series.partition_point(|s| s.account_id < account.id);
+            let end = all_series.partition_point(|s| s.account_id <= account.id);
+            account_views.push(account_view(account, &all_series[start..end]));
         }
         let cases = db.case_counts(institution.id).await?;
         views.push(InstitutionView {
