@@ -98,13 +98,15 @@ struct ReplyView {
     url: Option<String>,
 }
 
+/// A page that could not be shown (also the overview's and an unknown address's);
+/// `title` and `message` are catalogue keys.
 #[derive(Template)]
 #[template(path = "public_missing.html")]
-struct MissingPage<'a> {
-    t: &'a Catalog,
-    title: &'static str,
-    message: &'static str,
-    noindex: bool,
+pub(super) struct MissingPage<'a> {
+    pub(super) t: &'a Catalog,
+    pub(super) title: &'static str,
+    pub(super) message: &'static str,
+    pub(super) noindex: bool,
 }
 
 fn render(status: StatusCode, page: &impl Template, private: bool) -> Response {
@@ -198,18 +200,7 @@ async fn institution_page<'a>(
 }
 
 fn account_row(t: &Catalog, account: Account, series: &[MetricSnapshot]) -> AccountRow {
-    let trend = super::ui::trend(series).and_then(|trend| {
-        let (first, last) = (series.first()?, series.last()?);
-        let words = format!(
-            "{}: {} → {} ({} – {})",
-            t.get("public.col.followers"),
-            first.followers,
-            last.followers,
-            first.at.format("%Y-%m-%d"),
-            last.at.format("%Y-%m-%d")
-        );
-        Some((trend.points, words))
-    });
+    let trend = super::ui::trend(t, series).map(|trend| (trend.points, trend.summary));
     AccountRow {
         platform: account.platform.as_str(),
         handle: account.handle,
@@ -399,14 +390,14 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn kind_key(kind: InstitutionKind) -> &'static str {
+pub(super) fn kind_key(kind: InstitutionKind) -> &'static str {
     match kind {
         InstitutionKind::Government => "public.kind.government",
         InstitutionKind::PublicCompany => "public.kind.public_company",
     }
 }
 
-fn level_key(level: Level) -> &'static str {
+pub(super) fn level_key(level: Level) -> &'static str {
     match level {
         Level::Local => "public.level.local",
         Level::Regional => "public.level.regional",

@@ -3,12 +3,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, Utc};
 use townhall_core::{Account, CaseStatus, MetricSnapshot};
 
 use super::AppState;
+use super::i18n::{Catalog, negotiate};
+use super::public::{MissingPage, kind_key, level_key};
 
 const STYLESHEET: &str = include_str!("../../static/townhall.css");
 const SCRIPT: &str = include_str!("../../static/townhall.js");
@@ -29,7 +31,7 @@ struct AccountView {
 /// Follower history as an SVG polyline plus its words for screen readers.
 pub(super) struct Trend {
     pub(super) points: String,
-    summary: String,
+    pub(super) summary: String,
 }
 
 struct InstitutionView {
@@ -47,19 +49,13 @@ struct InstitutionView {
 
 #[derive(Template)]
 #[template(path = "overview.html")]
-struct Overview {
+struct Overview<'a> {
+    t: &'a Catalog,
     institutions: Vec<InstitutionView>,
     total_posts: i64,
     deleted_posts: i64,
     by_platform: Vec<(&'static str, i64)>,
     total_accounts: usize,
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    title: &'static str,
-    message: &'static str,
 }
 
 fn render(status: StatusCode, template: &impl Template) -> Response {
@@ -72,26 +68,23 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-fn error_page(status: StatusCode, title: &'static str, message: &'static str) -> Response {
-    render(status, &ErrorPage { title, message })
+fn error_page(t: &Catalog, status: StatusCode, title: &'static str, message: &'static str) -> Response {
+    render(status, &MissingPage { t, title, message, noindex: false })
 }
 
 /// `GET /`: every institution with its accounts, follower trends, posts and cases.
-pub async fn overview(State(state): State<AppState>) -> Response {
-    match build_overview(&state).await {
+pub async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let t = negotiate(&headers);
+    match build_overview(&state, t).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(error) => {
             tracing::error!(code = error.code(), %error, "overview failed");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "The database did not answer. Try again shortly.",
-            )
+            error_page(t, StatusCode::SERVICE_UNAVAILABLE, "public.unavailable.title", "public.unavailable")
         }
     }
 }
 
-async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::StoreError> {
+async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview<'a>, townhall_store::StoreError> {
     let db = &state.db;
     let institutions = db.institutions().await?;
     let accounts = db.accounts(None).await?;
@@ -104,17 +97,14 @@ async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::St
             // Sorted by account: the account's run of snapshots.
             let start = all_series.partition_point(|s| s.account_id < account.id);
             let end = all_series.partition_point(|s| s.account_id <= account.id);
-            account_views.push(account_view(account, &all_series[start..end]));
+            account_views.push(account_view(t, account, &all_series[start..end]));
         }
         let cases = db.case_counts(institution.id).await?;
         views.push(InstitutionView {
             name: institution.name.clone(),
             slug: institution.slug.clone(),
-            kind: match institution.kind {
-                townhall_core::InstitutionKind::Government => "Government",
-                townhall_core::InstitutionKind::PublicCompany => "Public company",
-            },
-            level: institution.level.as_str(),
+            kind: kind_key(institution.kind),
+            level: level_key(institution.level),
             country: institution.country.to_string(),
             parent: institution.parent.and_then(|p| institutions.iter().find(|i| i.id == p)).map(|p| p.name.clone()),
             jurisdiction: institution.jurisdiction.clone(),
@@ -128,6 +118,7 @@ async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::St
     }
     let stats = db.post_stats(None).await?;
     Ok(Overview {
+        t,
         institutions: views,
         total_posts: stats.total,
         deleted_posts: stats.deleted,
@@ -136,19 +127,19 @@ async fn build_overview(state: &AppState) -> Result<Overview, townhall_store::St
     })
 }
 
-fn account_view(account: &Account, series: &[MetricSnapshot]) -> AccountView {
+fn account_view(t: &Catalog, account: &Account, series: &[MetricSnapshot]) -> AccountView {
     AccountView {
         platform: account.platform.as_str(),
         handle: account.handle.clone(),
         display_name: account.display_name.clone(),
         official: account.official.clone(),
         followers: series.last().map(|s| s.followers),
-        trend: trend(series),
+        trend: trend(t, series),
     }
 }
 
-/// Scales a follower series into a 120×24 polyline.
-pub(super) fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
+/// Scales a follower series into a 120×24 polyline, with its words for screen readers.
+pub(super) fn trend(t: &Catalog, series: &[MetricSnapshot]) -> Option<Trend> {
     let (first, last) = (series.first()?, series.last()?);
     if series.len() < 2 {
         return None;
@@ -164,7 +155,8 @@ pub(super) fn trend(series: &[MetricSnapshot]) -> Option<Trend> {
         .collect::<Vec<_>>()
         .join(" ");
     let summary = format!(
-        "{} to {} followers between {} and {}",
+        "{}: {} → {} ({} – {})",
+        t.get("public.col.followers"),
         first.followers,
         last.followers,
         first.at.format("%Y-%m-%d"),
@@ -189,6 +181,6 @@ pub async fn script() -> Response {
 }
 
 /// Any unknown path.
-pub async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+pub async fn not_found(headers: HeaderMap) -> Response {
+    error_page(negotiate(&headers), StatusCode::NOT_FOUND, "error.not_found.title", "error.not_found")
 }
