@@ -11,7 +11,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -152,6 +153,35 @@ fn respond(result: Result<Response, Response>) -> Response {
 /// A form's fields in order; a name may repeat (checkboxes). Never logged: it may hold
 /// a password.
 struct Fields(Vec<(String, String)>);
+
+/// A body that is not a form gets the problem page, in the reader's words, not axum's
+/// plain-text rejection.
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Fields, Response> {
+        let t = negotiate(request.headers());
+        match Form::<Vec<(String, String)>>::from_request(request, state).await {
+            Ok(Form(pairs)) => Ok(Fields(pairs)),
+            Err(_) => Err(problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.form").to_owned())),
+        }
+    }
+}
+
+/// The id in an address; one that is not a number is a page that does not exist.
+struct Id(i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id, Response> {
+        let t = negotiate(&parts.headers);
+        match Path::<i64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(_) => Err(problem_page(t, StatusCode::NOT_FOUND, t.get("error.not_found").to_owned())),
+        }
+    }
+}
 
 impl Fields {
     /// The first value of `name`, or "".
@@ -343,12 +373,7 @@ async fn teams_view(
 }
 
 /// `POST /admin/teams`
-async fn create_team(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn create_team(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &TEAMS, &fields, ("POST", "/teams")).await?;
@@ -511,12 +536,7 @@ fn team_choice(text: &str) -> Result<Option<TeamId>, ()> {
 }
 
 /// `POST /admin/users`
-async fn create_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn create_user(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &USERS, &fields, ("POST", "/users")).await?;
@@ -541,13 +561,7 @@ async fn create_user(
 }
 
 /// `POST /admin/users/{id}`: role, team, availability and cap.
-async fn update_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn update_user(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &USERS, &fields, ("PATCH", "/users/{id}")).await?;
@@ -950,7 +964,7 @@ struct RulePage<'a> {
 }
 
 /// `GET /admin/rules/{id}`: one rule, with its form to change it.
-async fn rule_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+async fn rule_page(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> Response {
     respond(
         async {
             let s = reader(&state, &headers, &RULES).await?;
@@ -1000,12 +1014,7 @@ async fn rule_view(
 }
 
 /// `POST /admin/rules`
-async fn create_rule(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn create_rule(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &RULES, &fields, ("POST", "/rules")).await?;
@@ -1026,13 +1035,7 @@ async fn create_rule(
 }
 
 /// `POST /admin/rules/{id}`
-async fn update_rule(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn update_rule(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &RULES, &fields, ("PUT", "/rules/{id}")).await?;
@@ -1058,13 +1061,7 @@ async fn update_rule(
 }
 
 /// `POST /admin/rules/{id}/delete`
-async fn delete_rule(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn delete_rule(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &RULES, &fields, ("DELETE", "/rules/{id}")).await?;
@@ -1371,12 +1368,7 @@ async fn deadlines_view(state: &AppState, s: &Signed, refused: Option<DeadlinesR
 }
 
 /// `POST /admin/deadlines`: replaces the deadline policies.
-async fn set_policies(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn set_policies(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &DEADLINES, &fields, ("PUT", "/deadline-policies")).await?;
@@ -1404,12 +1396,7 @@ async fn set_policies(
 }
 
 /// `POST /admin/deadlines/settings`: replaces the inbox settings.
-async fn set_inbox_settings(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn set_inbox_settings(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &DEADLINES, &fields, ("PUT", "/inbox-settings")).await?;
@@ -1491,12 +1478,7 @@ async fn canned_view(
 }
 
 /// `POST /admin/canned`
-async fn create_canned(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn create_canned(State(state): State<AppState>, headers: HeaderMap, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &CANNED, &fields, ("POST", "/canned-answers")).await?;
@@ -1514,13 +1496,7 @@ async fn create_canned(
 }
 
 /// `POST /admin/canned/{id}/delete`
-async fn delete_canned(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let fields = Fields(form);
+async fn delete_canned(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &CANNED, &fields, ("DELETE", "/canned-answers/{id}")).await?;

@@ -368,6 +368,14 @@ async fn forms_need_the_token_leads_read_and_agents_are_turned_away() {
     assert!(app.db.teams(valpo).await.unwrap().is_empty());
     assert_back(&admin.post("/admin/teams", &[("name", "Con token")]).await, "/admin/teams");
     let team = app.db.teams(valpo).await.unwrap()[0].id;
+    // Addresses and bodies axum cannot read get a page, not plain text.
+    let json = [("Content-Type", "application/json"), ("Cookie", admin.session.as_str())];
+    let not_a_form = app.request("POST", "/admin/teams", &json, b"{\"name\":\"x\"}").await;
+    let not_an_id = admin.get("/admin/rules/abc").await;
+    for (answer, status) in [(not_a_form, 400), (not_an_id, 404)] {
+        assert_eq!(answer.status, status);
+        assert!(answer.body.contains("<html") && answer.body.contains("role=\"alert\""), "{}", answer.body);
+    }
     let agent_id = app.db.users(valpo).await.unwrap().into_iter().find(|u| u.role == Role::Agent).unwrap().id;
 
     // A lead reads every admin page, with no form to change anything, and may not post.
