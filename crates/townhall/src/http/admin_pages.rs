@@ -11,8 +11,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,7 +27,7 @@ use super::AppState;
 use super::api::{ApiError, ROUTES};
 use super::auth::csrf_matches;
 use super::i18n::{Catalog, negotiate};
-use super::pages::{PageStaff, Who, forbidden, page_staff, problem_page, render, who};
+use super::pages::{PageForm, PageId, PageStaff, Who, forbidden, page_staff, problem_page, render, who};
 use crate::settings::{self, NewStaff, SettingsError};
 
 /// The admin pages' routes, merged into the application's router.
@@ -154,32 +153,11 @@ fn respond(result: Result<Response, Response>) -> Response {
 /// a password.
 struct Fields(Vec<(String, String)>);
 
-/// A body that is not a form gets the problem page, in the reader's words, not axum's
-/// plain-text rejection.
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Fields, Response> {
-        let t = negotiate(request.headers());
-        match Form::<Vec<(String, String)>>::from_request(request, state).await {
-            Ok(Form(pairs)) => Ok(Fields(pairs)),
-            Err(_) => Err(problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.form").to_owned())),
-        }
-    }
-}
-
-/// The id in an address; one that is not a number is a page that does not exist.
-struct Id(i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id, Response> {
-        let t = negotiate(&parts.headers);
-        match Path::<i64>::from_request_parts(parts, state).await {
-            Ok(Path(id)) => Ok(Id(id)),
-            Err(_) => Err(problem_page(t, StatusCode::NOT_FOUND, t.get("error.not_found").to_owned())),
-        }
+        PageForm::from_request(request, state).await.map(|PageForm(pairs)| Fields(pairs))
     }
 }
 
@@ -561,7 +539,12 @@ async fn create_user(State(state): State<AppState>, headers: HeaderMap, fields: 
 }
 
 /// `POST /admin/users/{id}`: role, team, availability and cap.
-async fn update_user(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
+async fn update_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    fields: Fields,
+) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &USERS, &fields, ("PATCH", "/users/{id}")).await?;
@@ -964,7 +947,7 @@ struct RulePage<'a> {
 }
 
 /// `GET /admin/rules/{id}`: one rule, with its form to change it.
-async fn rule_page(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> Response {
+async fn rule_page(State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId) -> Response {
     respond(
         async {
             let s = reader(&state, &headers, &RULES).await?;
@@ -1035,7 +1018,12 @@ async fn create_rule(State(state): State<AppState>, headers: HeaderMap, fields: 
 }
 
 /// `POST /admin/rules/{id}`
-async fn update_rule(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
+async fn update_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    fields: Fields,
+) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &RULES, &fields, ("PUT", "/rules/{id}")).await?;
@@ -1061,7 +1049,12 @@ async fn update_rule(State(state): State<AppState>, headers: HeaderMap, Id(id): 
 }
 
 /// `POST /admin/rules/{id}/delete`
-async fn delete_rule(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
+async fn delete_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    fields: Fields,
+) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &RULES, &fields, ("DELETE", "/rules/{id}")).await?;
@@ -1496,7 +1489,12 @@ async fn create_canned(State(state): State<AppState>, headers: HeaderMap, fields
 }
 
 /// `POST /admin/canned/{id}/delete`
-async fn delete_canned(State(state): State<AppState>, headers: HeaderMap, Id(id): Id, fields: Fields) -> Response {
+async fn delete_canned(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    fields: Fields,
+) -> Response {
     respond(
         async {
             let s = writer(&state, &headers, &CANNED, &fields, ("DELETE", "/canned-answers/{id}")).await?;

@@ -4,8 +4,8 @@
 //! text is wrapped in `<bdi>`. Words come from the catalogues (`i18n.rs`).
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, FromRequest as _, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Form, FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -192,9 +192,8 @@ pub(super) struct CsrfForm {
 pub(super) async fn signout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let staff = match page_staff(&state, &headers).await {
         Ok(staff) => staff,
         Err(redirect) => return redirect,
@@ -500,9 +499,35 @@ pub(super) struct CaseParams {
     done: String,
 }
 
-/// The page for an address whose case id is not a number.
-fn no_such_case(t: &Catalog) -> Response {
-    problem_page(t, StatusCode::NOT_FOUND, t.get("problem.no_case").to_owned())
+/// A form on a page; a body that is not the form gets the problem page in the
+/// reader's words, not axum's plain-text rejection.
+pub(super) struct PageForm<T>(pub(super) T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<PageForm<T>, Response> {
+        let t = negotiate(request.headers());
+        match Form::<T>::from_request(request, state).await {
+            Ok(Form(fields)) => Ok(PageForm(fields)),
+            Err(_) => Err(problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.form").to_owned())),
+        }
+    }
+}
+
+/// The id in a page's address; one that is not a number is a page that does not exist.
+pub(super) struct PageId(pub(super) i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<PageId, Response> {
+        let t = negotiate(&parts.headers);
+        match Path::<i64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(PageId(id)),
+            Err(_) => Err(problem_page(t, StatusCode::NOT_FOUND, t.get("error.not_found").to_owned())),
+        }
+    }
 }
 
 /// `GET /cases/{id}`
@@ -510,7 +535,7 @@ pub(super) async fn case_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<String>,
+    PageId(id): PageId,
     params: Result<Query<CaseParams>, QueryRejection>,
 ) -> Response {
     let t = negotiate(&headers);
@@ -518,7 +543,7 @@ pub(super) async fn case_page(
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    let Ok(id) = id.parse().map(CaseId) else { return no_such_case(t) };
+    let id = CaseId(id);
     let done = params.ok().and_then(|Query(p)| match p.done.as_str() {
         "reply" => Some("done.reply"),
         "note" => Some("done.note"),
@@ -711,19 +736,13 @@ pub(super) fn refused(t: &Catalog, error: &ApiError) -> String {
     }
 }
 
-/// The page for a form that arrived without the fields it needs.
-fn incomplete_form(headers: &HeaderMap) -> Response {
-    let t = negotiate(headers);
-    problem_page(t, StatusCode::BAD_REQUEST, t.get("problem.form").to_owned())
-}
-
 /// Runs a form's action for the signed-in staff member after checking its CSRF token,
 /// then goes back to the case page at the section it changed (`done` names it); or
 /// shows the case page again with the reason it was refused and what was typed.
 async fn case_form<F, Fut>(
     state: &AppState,
     headers: &HeaderMap,
-    id: &str,
+    id: CaseId,
     csrf: &str,
     (done, typed): (&str, Typed),
     act: F,
@@ -737,7 +756,6 @@ where
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    let Ok(id) = id.parse().map(CaseId) else { return no_such_case(t) };
     if !csrf_matches(csrf.as_bytes(), &staff.csrf) {
         return forbidden(t);
     }
@@ -777,13 +795,12 @@ pub(super) struct ReplyForm {
 pub(super) async fn reply_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    form: Result<Form<ReplyForm>, FormRejection>,
+    PageId(id): PageId,
+    PageForm(form): PageForm<ReplyForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
     let typed = Typed { reply: form.body.clone(), ..Typed::default() };
-    case_form(&state, &headers, &id, &form.csrf, ("reply", typed), |user, id| async move {
+    case_form(&state, &headers, CaseId(id), &form.csrf, ("reply", typed), |user, id| async move {
         let canned = form.canned_answer.parse::<i64>().ok();
         let request = ReplyRequest {
             body: if canned.is_some() { None } else { Some(form.body) },
@@ -806,13 +823,12 @@ pub(super) struct NoteForm {
 pub(super) async fn note_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    form: Result<Form<NoteForm>, FormRejection>,
+    PageId(id): PageId,
+    PageForm(form): PageForm<NoteForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
     let typed = Typed { note: form.body.clone(), ..Typed::default() };
-    case_form(&state, &headers, &id, &form.csrf, ("note", typed), |user, id| async move {
+    case_form(&state, &headers, CaseId(id), &form.csrf, ("note", typed), |user, id| async move {
         inbox::note(&db, &user, id, &form.body).await.map(|_| ()).map_err(ApiError::from)
     })
     .await
@@ -832,14 +848,13 @@ pub(super) struct ActForm {
 pub(super) async fn act_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    form: Result<Form<ActForm>, FormRejection>,
+    PageId(id): PageId,
+    PageForm(form): PageForm<ActForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
     let typed = Typed { outcome: form.outcome.clone(), ..Typed::default() };
     let public_url = state.public_url.clone();
-    case_form(&state, &headers, &id, &form.csrf, ("act", typed), |user, id| async move {
+    case_form(&state, &headers, CaseId(id), &form.csrf, ("act", typed), |user, id| async move {
         let action = match form.action.as_str() {
             "assign_me" => {
                 let case = db.owned_case(id, user.institution_id).await?;
@@ -867,14 +882,13 @@ pub(super) struct ReferForm {
 pub(super) async fn refer_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    form: Result<Form<ReferForm>, FormRejection>,
+    PageId(id): PageId,
+    PageForm(form): PageForm<ReferForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return incomplete_form(&headers) };
     let db = state.db.clone();
     let typed = Typed { refer_reason: form.reason.clone(), ..Typed::default() };
     let public_url = state.public_url.clone();
-    case_form(&state, &headers, &id, &form.csrf, ("refer", typed), |user, id| async move {
+    case_form(&state, &headers, CaseId(id), &form.csrf, ("refer", typed), |user, id| async move {
         let referral = (InstitutionId(form.to), form.reason.as_str());
         inbox::refer(&db, &user, id, referral, public_url.as_deref()).await.map(|_| ()).map_err(ApiError::from)
     })
