@@ -333,6 +333,13 @@ async function main() {
     }
     await adminPage.goto(`${townhall.base}/admin/rules`);
     await adminPage.screenshot({ path: join(shots, "admin-rules-desktop.png"), fullPage: true });
+    const rulePath = await adminPage.getAttribute("main a[href^='/admin/rules/']", "href");
+    await adminPage.goto(`${townhall.base}${rulePath}`);
+    await audit(adminPage, "a routing rule's form");
+    // A page that is refused says why, in a page that passes the audit too.
+    const refused = await adminPage.goto(`${townhall.base}/cases/not-a-number`);
+    check(refused.status() === 404, `an unreadable address is a 404 page (${refused.status()})`);
+    await audit(adminPage, "a staff problem page");
 
     // The public pages, no sign-in: the overview, an institution, the citizen's case.
     const visitor = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
@@ -342,6 +349,8 @@ async function main() {
     await visitor.goto(`${townhall.base}/public`);
     await audit(visitor, "public index");
     const institution = await visitor.getAttribute("main a[href^='/public/']", "href");
+    await visitor.goto(`${townhall.base}/no/such/page`);
+    await audit(visitor, "the not-found page");
     await visitor.goto(`${townhall.base}${institution}`);
     check(await visitor.isVisible("svg[role=img]"), "the institution's page draws its weekly chart");
     await inert(visitor, "public institution page");
