@@ -15,10 +15,7 @@ use townhall::http::{AppState, router};
 use townhall_core::canned::CannedAnswer;
 use townhall_core::reply::ReplyKind;
 use townhall_core::routing::Rule;
-use townhall_core::{
-    Actor, CountryCode, InstitutionId, InstitutionKind, Level, NewContact, NewInstitution, NewPost, Platform, PostId,
-    Priority, Role, User,
-};
+use townhall_core::{Actor, InstitutionId, NewContact, NewPost, Platform, PostId, Priority, Role, User};
 use townhall_store::{Db, DbOptions, NewAccount, NewCase, NewReply, NewUser};
 
 use crate::support::request;
@@ -105,15 +102,7 @@ struct World {
 impl World {
     async fn new(dir: &tempfile::TempDir) -> World {
         let db = Db::open(&DbOptions::new(format!("sqlite://{}", dir.path().join("t.db").display()))).await.unwrap();
-        let institution = |slug: &str, name: &str| NewInstitution {
-            slug: slug.into(),
-            name: name.into(),
-            kind: InstitutionKind::Government,
-            level: Level::Local,
-            country: CountryCode::parse("CL").unwrap(),
-            parent: None,
-            jurisdiction: None,
-        };
+        let institution = |slug: &str, name: &str| crate::support::municipality(slug, name);
         // Institutions are a public directory (referral targets): their names are no secret.
         let home = db.create_institution(&institution("home", "Home"), &Actor::cli()).await.unwrap().id;
         let other = db.create_institution(&institution("other", "Other"), &Actor::cli()).await.unwrap().id;

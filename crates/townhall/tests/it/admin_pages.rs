@@ -4,10 +4,7 @@
 //! (never the password) and says why; forms need the session's CSRF token; hostile
 //! names come back as text; a lead reads without forms; an agent is turned away.
 
-use townhall_core::{
-    Actor, AuditEventId, CountryCode, InstitutionId, InstitutionKind, Level, NewInstitution, Platform, Priority, Role,
-    User, UserId,
-};
+use townhall_core::{Actor, AuditEventId, InstitutionId, Platform, Priority, Role, User, UserId};
 use townhall_store::NewUser;
 
 use crate::support::{Response, TestApp, cookie, csrf_field, form};
@@ -38,15 +35,7 @@ async fn user(app: &TestApp, institution: InstitutionId, email: &str, role: Role
 }
 
 async fn setup(app: &TestApp) -> (InstitutionId, User) {
-    let new = NewInstitution {
-        slug: "valpo".into(),
-        name: "Municipalidad de Valparaíso".into(),
-        kind: InstitutionKind::Government,
-        level: Level::Local,
-        country: CountryCode::parse("CL").unwrap(),
-        parent: None,
-        jurisdiction: None,
-    };
+    let new = crate::support::municipality("valpo", "Municipalidad de Valparaíso");
     let valpo = app.db.create_institution(&new, &Actor::cli()).await.unwrap().id;
     let admin = user(app, valpo, "admin@valpo.cl", Role::Admin).await;
     user(app, valpo, "lead@valpo.cl", Role::Lead).await;

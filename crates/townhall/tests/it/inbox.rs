@@ -19,9 +19,7 @@ use serde_json::{Value, json};
 use townhall::config::{Secret, WebhooksConfig};
 use townhall::http::{AppState, router};
 use townhall::listen::{self, Shutdown};
-use townhall_core::{
-    Actor, CountryCode, InstitutionId, InstitutionKind, Level, NewInstitution, Platform, Role, TeamId,
-};
+use townhall_core::{Actor, InstitutionId, Level, NewInstitution, Platform, Role, TeamId};
 use townhall_store::{Db, DbOptions, NewAccount, NewUser};
 
 use crate::support::request;
@@ -254,15 +252,7 @@ struct Staff {
 }
 
 async fn institution(db: &Db, slug: &str, name: &str, level: Level) -> InstitutionId {
-    let new = NewInstitution {
-        slug: slug.into(),
-        name: name.into(),
-        kind: InstitutionKind::Government,
-        level,
-        country: CountryCode::parse("CL").unwrap(),
-        parent: None,
-        jurisdiction: None,
-    };
+    let new = NewInstitution { level, ..crate::support::municipality(slug, name) };
     db.create_institution(&new, &Actor::cli()).await.unwrap().id
 }
 

@@ -13,20 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use townhall::config::Secret;
 use townhall::listen::{self, Shutdown};
-use townhall_core::{Actor, CountryCode, InstitutionKind, Level, NewInstitution, Platform};
+use townhall_core::{Actor, Platform};
 use townhall_store::{Db, DbOptions, NewAccount};
 
 async fn fresh_db(dir: &std::path::Path) -> Db {
     let db = Db::open(&DbOptions::new(format!("sqlite://{}", dir.join("townhall.db").display()))).await.unwrap();
-    let institution = NewInstitution {
-        slug: "valpo".into(),
-        name: "Municipalidad de Valparaíso".into(),
-        kind: InstitutionKind::Government,
-        level: Level::Local,
-        country: CountryCode::parse("CL").unwrap(),
-        parent: None,
-        jurisdiction: None,
-    };
+    let institution = crate::support::municipality("valpo", "Municipalidad de Valparaíso");
     let valpo = db.create_institution(&institution, &Actor::cli()).await.unwrap();
     let account = NewAccount {
         institution_id: valpo.id,

@@ -1,6 +1,6 @@
 //! Pages and HTTP behaviour, against the real router on 127.0.0.1 with a fresh database.
 
-use townhall_core::{Actor, CountryCode, InstitutionKind, Level, NewInstitution, Platform};
+use townhall_core::{Actor, NewInstitution, Platform};
 use townhall_store::NewAccount;
 
 use crate::support::TestApp;
@@ -37,13 +37,8 @@ async fn hostile_names_render_as_inert_text() {
         .db
         .create_institution(
             &NewInstitution {
-                slug: "hostile".into(),
-                name: name.into(),
-                kind: InstitutionKind::Government,
-                level: Level::Local,
-                country: CountryCode::parse("CL").unwrap(),
-                parent: None,
                 jurisdiction: Some("\" onmouseover=\"alert(2)".into()),
+                ..crate::support::municipality("hostile", name)
             },
             &Actor::cli(),
         )

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use townhall_core::reply::{ReplyKind, ReplyStatus};
 use townhall_core::{
-    Actor, Case, CaseAction, CountryCode, InstitutionId, InstitutionKind, Level, NewContact, NewInstitution, NewPost,
-    Platform, Priority, Role, User, transition,
+    Actor, Case, CaseAction, InstitutionId, NewContact, NewInstitution, NewPost, Platform, Priority, Role, User,
+    transition,
 };
 use townhall_store::{Db, DbOptions, NewAccount, NewCase, NewReply, NewUser};
 
@@ -27,15 +27,7 @@ const STAFF_NAME: &str = "Agente Secreta Pérez";
 const NOTE: &str = "NOTA INTERNA: llamar al concejal";
 
 fn institution(slug: &str, name: &str) -> NewInstitution {
-    NewInstitution {
-        slug: slug.into(),
-        name: name.into(),
-        kind: InstitutionKind::Government,
-        level: Level::Local,
-        country: CountryCode::parse("CL").unwrap(),
-        parent: None,
-        jurisdiction: Some("Valparaíso".into()),
-    }
+    NewInstitution { jurisdiction: Some("Valparaíso".into()), ..crate::support::municipality(slug, name) }
 }
 
 /// Two institutions (the second with a hostile name), an agent each, the first's

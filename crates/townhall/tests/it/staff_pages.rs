@@ -3,9 +3,7 @@
 //! and the interface in the browser's language.
 
 use chrono::Utc;
-use townhall_core::{
-    Actor, CountryCode, InstitutionKind, Level, NewContact, NewInstitution, NewPost, Platform, Priority, Role,
-};
+use townhall_core::{Actor, NewContact, NewPost, Platform, Priority, Role};
 use townhall_store::{NewAccount, NewCase, NewUser};
 
 use crate::support::{TestApp, cookie, csrf_field, form};
@@ -14,15 +12,7 @@ const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)> \u{
 
 async fn setup(app: &TestApp) -> i64 {
     let db = &app.db;
-    let new = NewInstitution {
-        slug: "valpo".into(),
-        name: "Municipalidad de Valparaíso".into(),
-        kind: InstitutionKind::Government,
-        level: Level::Local,
-        country: CountryCode::parse("CL").unwrap(),
-        parent: None,
-        jurisdiction: None,
-    };
+    let new = crate::support::municipality("valpo", "Municipalidad de Valparaíso");
     let valpo = db.create_institution(&new, &Actor::cli()).await.unwrap().id;
     let user = NewUser {
         institution_id: valpo,

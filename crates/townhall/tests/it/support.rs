@@ -111,6 +111,20 @@ impl Response {
 }
 
 /// A plain HTTP/1.1 GET; enough for pages and health checks without a client library.
+/// A Chilean municipality, the institution most tests need; change a field with
+/// struct update syntax where a test needs another.
+pub fn municipality(slug: &str, name: &str) -> townhall_core::NewInstitution {
+    townhall_core::NewInstitution {
+        slug: slug.into(),
+        name: name.into(),
+        kind: townhall_core::InstitutionKind::Government,
+        level: townhall_core::Level::Local,
+        country: townhall_core::CountryCode::parse("CL").unwrap(),
+        parent: None,
+        jurisdiction: None,
+    }
+}
+
 /// A form body, `application/x-www-form-urlencoded`.
 pub fn form(pairs: &[(&str, &str)]) -> String {
     let encode = |v: &str| {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use townhall::listen::Shutdown;
 use townhall::understand;
-use townhall_core::{Actor, CountryCode, InstitutionKind, Level, NewInstitution, NewPost, Platform, PostId};
+use townhall_core::{Actor, NewPost, Platform, PostId};
 use townhall_store::{Db, DbOptions, NewAccount, NewEnrichment};
 
 fn post(id: &str, text: &str) -> NewPost {
@@ -91,21 +91,8 @@ async fn a_stored_post_is_tagged_within_seconds_and_a_stale_analysis_is_redone()
 async fn an_institution_s_terms_and_staff_labels_teach_it_its_own_topics() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir).await;
-    let muni = db
-        .create_institution(
-            &NewInstitution {
-                slug: "muni".into(),
-                name: "Municipalidad".into(),
-                kind: InstitutionKind::Government,
-                level: Level::Local,
-                country: CountryCode::parse("CL").unwrap(),
-                parent: None,
-                jurisdiction: None,
-            },
-            &Actor::cli(),
-        )
-        .await
-        .unwrap();
+    let muni =
+        db.create_institution(&crate::support::municipality("muni", "Municipalidad"), &Actor::cli()).await.unwrap();
     let account = db
         .create_account(
             &NewAccount {
