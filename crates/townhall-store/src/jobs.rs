@@ -49,24 +49,33 @@ pub struct JobCounts {
     pub dead: i64,
 }
 
-/// Enqueues a `NewJob` inside the transaction `$tx`, at `$now` unless it says later.
-macro_rules! enqueue_in_tx {
-    ($tx:expr, $now:expr, $job:expr) => {{
-        let job: &$crate::NewJob = $job;
-        sqlx::query(
-            "INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, max_attempts, run_at, created_at) \
-             VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(job.kind.clone())
-        .bind(job.payload.to_string())
-        .bind(job.dedupe_key.clone())
-        .bind(job.max_attempts)
-        .bind(job.run_at.unwrap_or($now))
-        .bind($now)
-        .execute(&mut *$tx)
+/// Enqueues `NewJob`s (a non-empty slice) inside the transaction `$tx` in one
+/// statement, each at `$now` unless it says later; a job whose dedupe key is already
+/// queued is left out.
+macro_rules! enqueue_all_in_tx {
+    ($tx:expr, $now:expr, $jobs:expr) => {{
+        let jobs: &[$crate::NewJob] = $jobs;
+        let now: chrono::DateTime<chrono::Utc> = $now;
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, max_attempts, run_at, created_at) ",
+        );
+        insert.push_values(jobs, |mut values, job| {
+            values
+                .push_bind(job.kind.as_str())
+                .push_bind(job.payload.to_string())
+                .push_bind(job.dedupe_key.as_deref())
+                .push("'queued'")
+                .push("0")
+                .push_bind(job.max_attempts)
+                .push_bind(job.run_at.unwrap_or(now))
+                .push_bind(now);
+        });
+        insert.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+        let conn = &mut *$tx;
+        async move { insert.build().execute(conn).await }
     }};
 }
-pub(crate) use enqueue_in_tx;
+pub(crate) use enqueue_all_in_tx;
 
 impl Db {
     /// Enqueues a job on its own, for work not caused by a write.
@@ -74,7 +83,7 @@ impl Db {
         let now = Utc::now();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            enqueue_in_tx!(tx, now, job).await?;
+            enqueue_all_in_tx!(tx, now, std::slice::from_ref(job)).await?;
             tx.commit().await?;
             Ok(())
         })

@@ -1,5 +1,7 @@
 //! Posts: idempotent ingest with versions and tombstones, full-text search, export.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 use townhall_core::{
@@ -7,7 +9,7 @@ use townhall_core::{
     StoredPostHead,
 };
 
-use crate::jobs::enqueue_in_tx;
+use crate::jobs::enqueue_all_in_tx;
 use crate::rows::{PostRow, PostVersionRow, contact_binds, post_columns};
 use crate::{BeginWrite, Db, NewJob, Result, StoreError, on_pool, storable_text};
 
@@ -132,108 +134,144 @@ pub enum EventOutcome {
     Engaged(Option<PostId>, bool),
 }
 
-/// Stores one post inside an open write transaction; evaluates to
-/// `Result<IngestOutcome>`. A macro because each backend has its own transaction type.
-macro_rules! ingest_in_tx {
-    ($tx:ident, $post:expr, $now:expr) => {
+/// Posts stored by one set of statements at most: the widest (the posts' insert, 17
+/// values a post) stays far under SQLite's limit of 32,766 parameters.
+const RUN: usize = 500;
+
+/// How many events from the start of `events` form a run of posts stored together:
+/// posts only, each key once (a second copy or an edit of a post in the same run must
+/// see the first one stored, so it starts the next run).
+fn post_run(events: &[PlatformEvent]) -> usize {
+    let mut keys = HashSet::new();
+    events
+        .iter()
+        .take(RUN)
+        .take_while(|event| match event {
+            PlatformEvent::Post(post) => keys.insert((post.platform, storable_text(&post.external_id))),
+            _ => false,
+        })
+        .count()
+}
+
+/// An incoming post's values as they are stored, computed once.
+struct Incoming<'a> {
+    post: &'a NewPost,
+    external_id: String,
+    text: String,
+    lang_hint: Option<String>,
+    reply_to: Option<String>,
+    conversation: Option<String>,
+    entities: String,
+    author: Option<(String, String, Option<String>)>,
+}
+
+impl<'a> Incoming<'a> {
+    fn new(post: &'a NewPost) -> Incoming<'a> {
+        Incoming {
+            post,
+            external_id: storable_text(&post.external_id),
+            text: storable_text(&post.text),
+            lang_hint: post.lang_hint.as_deref().map(storable_text),
+            reply_to: post.reply_to.as_deref().map(storable_text),
+            conversation: post.conversation.as_deref().map(storable_text),
+            entities: entities_json(post),
+            author: post.author.as_ref().map(contact_binds),
+        }
+    }
+}
+
+/// Stores a run of posts (see [`post_run`]) inside an open write transaction with a
+/// few set-based statements whatever its length, so a batch costs a handful of round
+/// trips to the database rather than five a post; evaluates to
+/// `Result<Vec<IngestOutcome>>`, one per post in order. What to do with each post is
+/// decided by [`Ingest::decide`], as for a single post. A macro because each backend
+/// has its own transaction type.
+macro_rules! ingest_run_in_tx {
+    ($tx:ident, $posts:expr, $now:expr) => {
         async {
-            let post: &NewPost = $post;
             let now: DateTime<Utc> = $now;
-            let platform = post.platform.as_str();
-            let external_id = storable_text(&post.external_id);
-            let text = storable_text(&post.text);
-            let entities = entities_json(post);
-            let contact_id: Option<i64> = match &post.author {
-                None => None,
-                Some(author) => {
-                    let (author_id, handle, display_name) = contact_binds(author);
-                    Some(
-                        sqlx::query_scalar(
-                            "INSERT INTO contacts (platform, external_id, handle, display_name, created_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, external_id) \
-                             DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name RETURNING id",
-                        )
-                        .bind(platform)
-                        .bind(author_id)
-                        .bind(handle)
-                        .bind(display_name)
-                        .bind(now)
-                        .fetch_one(&mut *$tx)
-                        .await?,
-                    )
-                }
-            };
-            let head: Option<(i64, i32, String, Option<DateTime<Utc>>)> =
-                sqlx::query_as("SELECT id, version, text, edited_at FROM posts WHERE platform = $1 AND external_id = $2")
-                    .bind(platform)
-                    .bind(&external_id)
-                    .fetch_optional(&mut *$tx)
-                    .await?;
-            let head =
-                head.map(|(id, version, text, edited_at)| StoredPostHead { id: PostId(id), version, text, edited_at });
-            let (id, version, outcome) = match Ingest::decide(head.as_ref(), post) {
-                Ingest::Duplicate(id) => {
-                    if post.metrics != PostMetrics::default() {
-                        // The platform's own counts are newer than what we hold; a replay with
-                        // the same counts writes nothing.
-                        sqlx::query(
-                            "UPDATE posts SET likes = $1, reposts = $2, replies = $3, quotes = $4 WHERE id = $5 \
-                             AND (likes <> $1 OR reposts <> $2 OR replies <> $3 OR quotes <> $4)",
-                        )
-                            .bind(post.metrics.likes)
-                            .bind(post.metrics.reposts)
-                            .bind(post.metrics.replies)
-                            .bind(post.metrics.quotes)
-                            .bind(id.0)
-                            .execute(&mut *$tx)
-                            .await?;
-                    }
-                    return Ok(IngestOutcome::Duplicate(id));
-                }
-                Ingest::Insert => {
-                    // ON CONFLICT: a concurrent writer may have stored it since we looked.
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO posts (platform, external_id, account_id, contact_id, text, lang_hint, created_at, \
-                         received_at, edited_at, reply_to, conversation, likes, reposts, replies, quotes, version, raw, \
-                         entities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17) \
-                         ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(platform)
-                    .bind(&external_id)
-                    .bind(post.account_id.map(|a| a.0))
-                    .bind(contact_id)
-                    .bind(&text)
-                    .bind(post.lang_hint.as_deref().map(storable_text))
-                    .bind(post.created_at)
-                    .bind(now)
-                    .bind(post.edited_at)
-                    .bind(post.reply_to.as_deref().map(storable_text))
-                    .bind(post.conversation.as_deref().map(storable_text))
-                    .bind(post.metrics.likes)
-                    .bind(post.metrics.reposts)
-                    .bind(post.metrics.replies)
-                    .bind(post.metrics.quotes)
-                    .bind(post.raw.as_slice())
-                    .bind(&entities)
-                    .fetch_optional(&mut *$tx)
-                    .await?;
-                    match inserted {
-                        Some(id) => (id, 1, IngestOutcome::Inserted(PostId(id))),
+            let incoming: Vec<Incoming<'_>> = $posts.map(Incoming::new).collect();
+
+            // The authors, each once (the last copy's names win, as one by one would).
+            let mut authors: Vec<(&str, &str, &str, Option<&str>)> = Vec::new();
+            let mut author_at: HashMap<(&str, &str), usize> = HashMap::new();
+            for row in &incoming {
+                if let Some((id, handle, name)) = &row.author {
+                    let author = (row.post.platform.as_str(), id.as_str(), handle.as_str(), name.as_deref());
+                    match author_at.get(&(author.0, author.1)) {
+                        Some(&i) => authors[i] = author,
                         None => {
-                            let id: i64 =
-                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
-                                    .bind(platform)
-                                    .bind(&external_id)
-                                    .fetch_one(&mut *$tx)
-                                    .await?;
-                            return Ok(IngestOutcome::Duplicate(PostId(id)));
+                            author_at.insert((author.0, author.1), authors.len());
+                            authors.push(author);
                         }
                     }
                 }
-                Ingest::NewVersion(id, version) => (id.0, version, IngestOutcome::Edited(id, version)),
-                Ingest::FillTombstone(id) => (id.0, 1, IngestOutcome::FilledTombstone(id)),
-            };
-            if !matches!(outcome, IngestOutcome::Inserted(_)) {
+            }
+            // Each post's contact id, by position.
+            let mut contacts: Vec<Option<i64>> = vec![None; incoming.len()];
+            if !authors.is_empty() {
+                let mut upsert =
+                    sqlx::QueryBuilder::new("INSERT INTO contacts (platform, external_id, handle, display_name, created_at) ");
+                upsert.push_values(&authors, |mut values, author| {
+                    values.push_bind(author.0).push_bind(author.1).push_bind(author.2).push_bind(author.3).push_bind(now);
+                });
+                upsert.push(
+                    " ON CONFLICT (platform, external_id) DO UPDATE SET handle = excluded.handle, \
+                     display_name = excluded.display_name RETURNING id, platform, external_id",
+                );
+                let stored: Vec<(i64, String, String)> = upsert.build_query_as().fetch_all(&mut *$tx).await?;
+                let ids: HashMap<(String, String), i64> =
+                    stored.into_iter().map(|(id, platform, external_id)| ((platform, external_id), id)).collect();
+                for (contact, row) in contacts.iter_mut().zip(&incoming) {
+                    *contact = row.author.as_ref().and_then(|(author, _, _)| {
+                        ids.get(&(row.post.platform.as_str().to_owned(), author.clone())).copied()
+                    });
+                }
+            }
+
+            // What is already stored under these keys, one query a platform.
+            let mut heads: HashMap<(Platform, String), StoredPostHead> = HashMap::with_capacity(incoming.len());
+            let mut platforms: Vec<Platform> = incoming.iter().map(|row| row.post.platform).collect();
+            platforms.sort();
+            platforms.dedup();
+            for platform in platforms {
+                let mut select =
+                    sqlx::QueryBuilder::new("SELECT id, version, text, edited_at, external_id FROM posts WHERE platform = ");
+                select.push_bind(platform.as_str()).push(" AND external_id IN (");
+                let mut ids = select.separated(", ");
+                for row in incoming.iter().filter(|row| row.post.platform == platform) {
+                    ids.push_bind(row.external_id.as_str());
+                }
+                ids.push_unseparated(")");
+                let found: Vec<(i64, i32, String, Option<DateTime<Utc>>, String)> =
+                    select.build_query_as().fetch_all(&mut *$tx).await?;
+                for (id, version, text, edited_at, external_id) in found {
+                    heads.insert((platform, external_id), StoredPostHead { id: PostId(id), version, text, edited_at });
+                }
+            }
+
+            let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; incoming.len()];
+            // (position, post id, version) of every new text: it gets a version row and an analysis.
+            let mut written: Vec<(usize, i64, i32)> = Vec::with_capacity(incoming.len());
+            let mut fresh: Vec<usize> = Vec::new();
+            let mut counted: Vec<(i64, &PostMetrics)> = Vec::new();
+            let mut edits: Vec<(usize, PostId, i32, IngestOutcome)> = Vec::new();
+            for (at, row) in incoming.iter().enumerate() {
+                let post = row.post;
+                match Ingest::decide(heads.get(&(post.platform, row.external_id.clone())), post) {
+                    Ingest::Duplicate(id) => {
+                        if post.metrics != PostMetrics::default() {
+                            counted.push((id.0, &post.metrics));
+                        }
+                        outcomes[at] = Some(IngestOutcome::Duplicate(id));
+                    }
+                    Ingest::Insert => fresh.push(at),
+                    Ingest::NewVersion(id, version) => edits.push((at, id, version, IngestOutcome::Edited(id, version))),
+                    Ingest::FillTombstone(id) => edits.push((at, id, 1, IngestOutcome::FilledTombstone(id))),
+                }
+            }
+            for (at, id, version, outcome) in edits {
+                let (row, post) = (&incoming[at], incoming[at].post);
                 // The row holds the latest version; a tombstone stays a tombstone.
                 sqlx::query(
                     "UPDATE posts SET text = $1, edited_at = $2, raw = $3, \
@@ -242,31 +280,116 @@ macro_rules! ingest_in_tx {
                      account_id = COALESCE($8, account_id), reply_to = COALESCE($9, reply_to), \
                      conversation = COALESCE($10, conversation), entities = $11 WHERE id = $12",
                 )
-                .bind(&text)
+                .bind(&row.text)
                 .bind(post.edited_at)
                 .bind(post.raw.as_slice())
                 .bind(post.created_at)
                 .bind(version)
-                .bind(post.lang_hint.as_deref().map(storable_text))
-                .bind(contact_id)
+                .bind(row.lang_hint.as_deref())
+                .bind(contacts[at])
                 .bind(post.account_id.map(|a| a.0))
-                .bind(post.reply_to.as_deref().map(storable_text))
-                .bind(post.conversation.as_deref().map(storable_text))
-                .bind(&entities)
-                .bind(id)
+                .bind(row.reply_to.as_deref())
+                .bind(row.conversation.as_deref())
+                .bind(&row.entities)
+                .bind(id.0)
                 .execute(&mut *$tx)
                 .await?;
+                written.push((at, id.0, version));
+                outcomes[at] = Some(outcome);
             }
-            sqlx::query("INSERT INTO post_versions (post_id, version, text, at, raw) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(version)
-                .bind(&text)
-                .bind(post.edited_at.unwrap_or(post.created_at))
-                .bind(post.raw.as_slice())
-                .execute(&mut *$tx)
-                .await?;
-            enqueue_in_tx!($tx, now, &analyze_job(id, version)).await?;
-            Ok::<_, StoreError>(outcome)
+
+            if !fresh.is_empty() {
+                // ON CONFLICT: a concurrent writer may have stored one since we looked.
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO posts (platform, external_id, account_id, contact_id, text, lang_hint, created_at, \
+                     received_at, edited_at, reply_to, conversation, likes, reposts, replies, quotes, version, raw, \
+                     entities) ",
+                );
+                insert.push_values(&fresh, |mut values, &at| {
+                    let row = &incoming[at];
+                    let post = row.post;
+                    values
+                        .push_bind(post.platform.as_str())
+                        .push_bind(row.external_id.as_str())
+                        .push_bind(post.account_id.map(|a| a.0))
+                        .push_bind(contacts[at])
+                        .push_bind(row.text.as_str())
+                        .push_bind(row.lang_hint.as_deref())
+                        .push_bind(post.created_at)
+                        .push_bind(now)
+                        .push_bind(post.edited_at)
+                        .push_bind(row.reply_to.as_deref())
+                        .push_bind(row.conversation.as_deref())
+                        .push_bind(post.metrics.likes)
+                        .push_bind(post.metrics.reposts)
+                        .push_bind(post.metrics.replies)
+                        .push_bind(post.metrics.quotes)
+                        .push("1")
+                        .push_bind(post.raw.as_slice())
+                        .push_bind(row.entities.as_str());
+                });
+                insert.push(" ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, platform, external_id");
+                let inserted: Vec<(i64, String, String)> = insert.build_query_as().fetch_all(&mut *$tx).await?;
+                let inserted: HashMap<(String, String), i64> =
+                    inserted.into_iter().map(|(id, platform, external_id)| ((platform, external_id), id)).collect();
+                for &at in &fresh {
+                    let row = &incoming[at];
+                    let platform = row.post.platform.as_str();
+                    match inserted.get(&(platform.to_owned(), row.external_id.clone())) {
+                        Some(&id) => {
+                            written.push((at, id, 1));
+                            outcomes[at] = Some(IngestOutcome::Inserted(PostId(id)));
+                        }
+                        None => {
+                            let id: i64 =
+                                sqlx::query_scalar("SELECT id FROM posts WHERE platform = $1 AND external_id = $2")
+                                    .bind(platform)
+                                    .bind(&row.external_id)
+                                    .fetch_one(&mut *$tx)
+                                    .await?;
+                            outcomes[at] = Some(IngestOutcome::Duplicate(PostId(id)));
+                        }
+                    }
+                }
+            }
+
+            if !counted.is_empty() {
+                // The platform's own counts are newer than what we hold; a replay with the
+                // same counts writes nothing.
+                let mut update = sqlx::QueryBuilder::new(
+                    "UPDATE posts SET likes = v.column2, reposts = v.column3, replies = v.column4, quotes = v.column5 FROM (",
+                );
+                update.push_values(&counted, |mut values, (id, metrics)| {
+                    values
+                        .push_bind(*id)
+                        .push_bind(metrics.likes)
+                        .push_bind(metrics.reposts)
+                        .push_bind(metrics.replies)
+                        .push_bind(metrics.quotes);
+                });
+                update.push(
+                    ") AS v WHERE posts.id = v.column1 AND (posts.likes <> v.column2 OR posts.reposts <> v.column3 \
+                     OR posts.replies <> v.column4 OR posts.quotes <> v.column5)",
+                );
+                update.build().execute(&mut *$tx).await?;
+            }
+
+            if !written.is_empty() {
+                let mut versions = sqlx::QueryBuilder::new("INSERT INTO post_versions (post_id, version, text, at, raw) ");
+                versions.push_values(&written, |mut values, &(at, id, version)| {
+                    let row = &incoming[at];
+                    values
+                        .push_bind(id)
+                        .push_bind(version)
+                        .push_bind(row.text.as_str())
+                        .push_bind(row.post.edited_at.unwrap_or(row.post.created_at))
+                        .push_bind(row.post.raw.as_slice());
+                });
+                versions.build().execute(&mut *$tx).await?;
+                let jobs: Vec<NewJob> = written.iter().map(|&(_, id, version)| analyze_job(id, version)).collect();
+                enqueue_all_in_tx!($tx, now, &jobs).await?;
+            }
+            outcomes.into_iter().collect::<Option<Vec<_>>>().ok_or(StoreError::NotFound("ingest outcome"))
         }
     };
 }
@@ -326,7 +449,10 @@ macro_rules! apply_in_tx {
         async {
             let now: DateTime<Utc> = $now;
             Ok::<_, StoreError>(match $event {
-                PlatformEvent::Post(post) => EventOutcome::Post(ingest_in_tx!($tx, post, now).await?),
+                PlatformEvent::Post(post) => {
+                    let stored = ingest_run_in_tx!($tx, std::iter::once(post), now).await?;
+                    EventOutcome::Post(stored.into_iter().next().ok_or(StoreError::NotFound("ingest outcome"))?)
+                }
                 PlatformEvent::Deleted { platform, external_id, at, raw } => {
                     let (id, changed) = tombstone_in_tx!($tx, *platform, external_id, *at, raw, now).await?;
                     EventOutcome::Deleted(id, changed)
@@ -450,16 +576,15 @@ impl Db {
     /// duplicate, a later edit becomes a new version, and the author is upserted as a
     /// contact. Each new text enqueues its analysis in the same transaction.
     pub async fn ingest_posts(&self, posts: &[NewPost]) -> Result<Vec<IngestOutcome>> {
-        let now = Utc::now();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let mut outcomes = Vec::with_capacity(posts.len());
-            for post in posts {
-                outcomes.push(ingest_in_tx!(tx, post, now).await?);
-            }
-            tx.commit().await?;
-            Ok(outcomes)
-        })
+        let events: Vec<PlatformEvent> = posts.iter().cloned().map(PlatformEvent::Post).collect();
+        self.apply_events(&events)
+            .await?
+            .into_iter()
+            .map(|outcome| match outcome {
+                EventOutcome::Post(outcome) => Ok(outcome),
+                _ => Err(StoreError::NotFound("ingest outcome")),
+            })
+            .collect()
     }
 
     /// Applies a batch of platform events in one transaction: all or none, so a
@@ -473,8 +598,20 @@ impl Db {
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut outcomes = Vec::with_capacity(events.len());
-            for event in events {
-                outcomes.push(apply_in_tx!(tx, event, now).await?);
+            let mut rest = events;
+            while let Some(first) = rest.first() {
+                let run = post_run(rest);
+                if run == 0 {
+                    outcomes.push(apply_in_tx!(tx, first, now).await?);
+                    rest = &rest[1..];
+                } else {
+                    let posts = rest[..run].iter().filter_map(|event| match event {
+                        PlatformEvent::Post(post) => Some(post),
+                        _ => None,
+                    });
+                    outcomes.extend(ingest_run_in_tx!(tx, posts, now).await?.into_iter().map(EventOutcome::Post));
+                    rest = &rest[run..];
+                }
             }
             tx.commit().await?;
             Ok(outcomes)

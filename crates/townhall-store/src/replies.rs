@@ -13,7 +13,7 @@ use townhall_core::{
 
 use crate::audit::insert_audit;
 use crate::cases::update_case;
-use crate::jobs::enqueue_in_tx;
+use crate::jobs::enqueue_all_in_tx;
 use crate::{BeginWrite, Db, NewJob, Result, StoreError, on_pool, storable_text};
 
 /// The job that delivers a reply.
@@ -173,7 +173,7 @@ impl Db {
             .await?;
             if let Some(id) = id {
                 if status == ReplyStatus::Queued {
-                    enqueue_in_tx!(tx, now, &send_job(id, new.send_at, "first")).await?;
+                    enqueue_all_in_tx!(tx, now, &[send_job(id, new.send_at, "first")]).await?;
                 }
                 let after = json!({
                     "case_id": new.case_id, "kind": new.kind, "post_id": new.post_id, "status": status, "body": body,
@@ -250,7 +250,7 @@ impl Db {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::NotFound("reply awaiting approval"));
             }
-            enqueue_in_tx!(tx, now, &send_job(id.0, None, "first")).await?;
+            enqueue_all_in_tx!(tx, now, &[send_job(id.0, None, "first")]).await?;
             let after = json!({ "status": ReplyStatus::Queued });
             let event = audit_event(institution, id, &Actor::User(approver), "reply.approve", Some(after));
             insert_audit!(tx, now, &event).await?;
@@ -387,7 +387,7 @@ impl Db {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::NotFound("failed reply"));
             }
-            enqueue_in_tx!(tx, now, &send_job(id.0, None, &format!("retry:{}", now.timestamp_micros()))).await?;
+            enqueue_all_in_tx!(tx, now, &[send_job(id.0, None, &format!("retry:{}", now.timestamp_micros()))]).await?;
             let event = audit_event(institution, id, actor, "reply.retry", None);
             insert_audit!(tx, now, &event).await?;
             tx.commit().await?;

@@ -44,6 +44,7 @@ conformance! {
     posts_stream_in_order_with_raw_payloads,
     entities_are_kept_with_each_version,
     platform_events_apply_idempotently_in_one_batch,
+    a_large_mixed_batch_is_stored_as_one_by_one_would,
     a_failing_event_batch_stores_nothing,
     cursors_are_saved_and_replaced,
     unreadable_records_are_quarantined_byte_for_byte,

@@ -631,6 +631,89 @@ pub async fn platform_events_apply_idempotently_in_one_batch(db: Db) {
     assert_eq!(db.post(id).await.unwrap().unwrap().metrics.likes, 40);
 }
 
+/// A batch larger than one set of statements, with the cases that make storing it
+/// set by set delicate: a post and its edit, a deletion before its post, a repeated
+/// post, authors renamed within the batch. Stored exactly as one by one would.
+pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
+    let by = |n: usize, name: &str| NewContact {
+        external_id: format!("acct-{}", n % 3),
+        handle: format!("@user{}@mastodon.social", n % 3),
+        display_name: Some(name.into()),
+    };
+    let deleted = |id: &str| PlatformEvent::Deleted {
+        platform: Platform::Mastodon,
+        external_id: id.into(),
+        at: t(7),
+        raw: b"{}".to_vec(),
+    };
+    let mut batch = vec![deleted("late"), PlatformEvent::Post(post("late", "llegó después de su borrado"))];
+    for n in 0..1200 {
+        let text = format!("mensaje número {n}");
+        batch.push(PlatformEvent::Post(NewPost {
+            author: Some(by(n, &format!("Nombre {n}"))),
+            ..post(&format!("b{n}"), &text)
+        }));
+        if n == 600 {
+            // Right behind their posts, in the same stretch of the batch.
+            batch.push(PlatformEvent::Post(post("b600", "mensaje número 600")));
+            batch.push(PlatformEvent::Post(NewPost { edited_at: Some(t(5)), ..post("b599", "mensaje corregido") }));
+            batch.push(deleted("b598"));
+        }
+    }
+
+    let first = db.apply_events(&batch).await.unwrap();
+    assert_eq!(first.len(), batch.len());
+    let EventOutcome::Deleted(late, true) = first[0] else { panic!("{:?}", first[0]) };
+    assert_eq!(first[1], EventOutcome::Post(IngestOutcome::FilledTombstone(late)));
+    let id_of = |n: usize| match first[2 + n + if n > 600 { 3 } else { 0 }] {
+        EventOutcome::Post(IngestOutcome::Inserted(id)) => id,
+        other => panic!("post {n}: {other:?}"),
+    };
+    let ids: std::collections::HashSet<PostId> = (0..1200).map(id_of).collect();
+    assert_eq!(ids.len(), 1200, "every post has its own id");
+    assert_eq!(
+        &first[603..606],
+        &[
+            EventOutcome::Post(IngestOutcome::Duplicate(id_of(600))),
+            EventOutcome::Post(IngestOutcome::Edited(id_of(599), 2)),
+            EventOutcome::Deleted(id_of(598), true),
+        ]
+    );
+    let edited = db.post(id_of(599)).await.unwrap().unwrap();
+    assert_eq!((edited.text.as_str(), edited.version), ("mensaje corregido", 2));
+    assert_eq!(db.post_versions(id_of(599)).await.unwrap().len(), 2);
+    assert!(db.post(id_of(598)).await.unwrap().unwrap().deleted_at.is_some());
+    assert_eq!(db.post_stats(None).await.unwrap().total, 1201);
+    // 1,200 new posts, an edit and a filled tombstone: one analysis each.
+    assert_eq!(db.job_counts().await.unwrap().queued, 1202);
+    // One contact per author, named as the author's last post in the batch says.
+    let mut contacts = std::collections::HashSet::new();
+    for n in [1197, 1198, 1199] {
+        let contact = db.post(id_of(n)).await.unwrap().unwrap().contact_id.unwrap();
+        assert_eq!(db.contact(contact).await.unwrap().unwrap().display_name.as_deref(), Some(&*format!("Nombre {n}")));
+        contacts.insert(contact);
+    }
+    assert_eq!(
+        db.post(id_of(0)).await.unwrap().unwrap().contact_id,
+        db.post(id_of(1197)).await.unwrap().unwrap().contact_id
+    );
+    assert_eq!(contacts.len(), 3);
+
+    // The same batch again stores nothing and enqueues nothing.
+    let again = db.apply_events(&batch).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, EventOutcome::Post(IngestOutcome::Duplicate(_)) | EventOutcome::Deleted(_, false))),
+        "{:?}",
+        again
+            .iter()
+            .find(|o| !matches!(o, EventOutcome::Post(IngestOutcome::Duplicate(_)) | EventOutcome::Deleted(_, false)))
+    );
+    assert_eq!(db.post_stats(None).await.unwrap().total, 1201);
+    assert_eq!(db.job_counts().await.unwrap().queued, 1202);
+}
+
 pub async fn a_failing_event_batch_stores_nothing(db: Db) {
     let mut unknown_account = post("501", "x");
     unknown_account.account_id = Some(AccountId(999_999));
