@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use crate::{Db, Result, on_pool};
+use crate::{BeginWrite, Db, Result, on_pool};
 
 impl Db {
     /// The cursor saved under `name`, if any.
@@ -17,6 +17,7 @@ impl Db {
     pub async fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
         let now = Utc::now();
         on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -24,8 +25,9 @@ impl Db {
             .bind(name)
             .bind(value)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         })
     }

@@ -168,7 +168,8 @@ impl Db {
     /// for this version is not queued twice. Returns how many were enqueued.
     pub async fn enqueue_reanalysis(&self, analyzer_version: i32, limit: i64, now: DateTime<Utc>) -> Result<u64> {
         let enqueued = on_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let enqueued = sqlx::query(
                 "INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, max_attempts, run_at, created_at) \
                  SELECT $4, '{\"post_id\":' || CAST(p.id AS TEXT) || ',\"version\":' || CAST(p.version AS TEXT) || '}', \
                  $4 || ':' || CAST(p.id AS TEXT) || ':' || CAST(p.version AS TEXT) || ':v' || CAST($1 AS TEXT), \
@@ -183,9 +184,11 @@ impl Db {
             .bind(now)
             .bind(limit)
             .bind(ANALYZE_JOB)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            tx.commit().await?;
+            enqueued
         });
         Ok(enqueued)
     }

@@ -410,6 +410,7 @@ impl Db {
     ) -> Result<()> {
         let now = Utc::now();
         on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -418,10 +419,10 @@ impl Db {
             .bind(csrf_token)
             .bind(now)
             .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -445,12 +446,13 @@ impl Db {
     /// Ends a session (sign-out).
     pub async fn delete_session(&self, token_sha256: &[u8; 32]) -> Result<()> {
         on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
                 .bind(token_sha256.as_slice())
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 }

@@ -167,18 +167,26 @@ impl Db {
                  AND locked_by = $2 AND state = 'running'"
             }
         };
-        Ok(on_pool!(self, |pool| sqlx::query(sql).bind(&ids).bind(worker).execute(pool).await?.rows_affected()))
+        Ok(on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query(sql).bind(&ids).bind(worker).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            done
+        }))
     }
 
     /// Marks a job done (deletes it). Refused if `worker` no longer holds it.
     pub async fn complete_job(&self, id: JobId, worker: &str) -> Result<()> {
         let done = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2 AND state = 'running'")
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2 AND state = 'running'")
                 .bind(id.0)
                 .bind(worker)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            tx.commit().await?;
+            done
         });
         if done == 1 { Ok(()) } else { Err(StoreError::Conflict(format!("job {id} is not held by {worker}"))) }
     }
@@ -188,7 +196,8 @@ impl Db {
     pub async fn fail_job(&self, id: JobId, worker: &str, error: &str, retry_at: DateTime<Utc>) -> Result<bool> {
         let error: String = crate::storable_text(error).chars().take(2000).collect();
         let state: Option<String> = on_pool!(self, |pool| {
-            sqlx::query_scalar(
+            let mut tx = pool.begin_write().await?;
+            let state = sqlx::query_scalar(
                 "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                  run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL \
                  WHERE id = $3 AND locked_by = $4 AND state = 'running' RETURNING state",
@@ -197,8 +206,10 @@ impl Db {
             .bind(&error)
             .bind(id.0)
             .bind(worker)
-            .fetch_optional(pool)
-            .await?
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            state
         });
         match state {
             Some(state) => Ok(state == "dead"),

@@ -24,7 +24,10 @@ mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -98,22 +101,62 @@ pub(crate) use on_pool;
 /// failing with "database is locked" when its read turns into a write.
 pub(crate) trait BeginWrite {
     type Database: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+    fn begin_write(&self) -> impl Future<Output = Result<WriteTx<Self::Database>, sqlx::Error>> + Send;
+}
+
+/// A write transaction, used as its connection (`&mut *tx`) and ended by
+/// [`WriteTx::commit`] (dropped, it rolls back).
+///
+/// On SQLite it also holds this process's turn to write: the writers of one process
+/// take turns in arrival order. SQLite's busy timeout alone lets a writer that commits
+/// and begins again at once starve the others, which sleep and retry (an import
+/// storing batches back to back kept its own analysis waiting until it had finished).
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        // The turn is given up after the commit, when the lock is free.
+        let WriteTx { tx, _turn } = self;
+        tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// The queue of writers to one SQLite file in this process.
+fn write_turns(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    static TURNS: OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut turns = TURNS.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(turns.entry(file).or_default())
 }
 
 impl BeginWrite for SqlitePool {
     type Database = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Sqlite>, sqlx::Error> {
+        let turn = write_turns(self).lock_owned().await;
+        Ok(WriteTx { tx: self.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
     }
 }
 
 impl BeginWrite for PgPool {
     type Database = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Postgres>, sqlx::Error> {
+        Ok(WriteTx { tx: self.begin().await?, _turn: None })
     }
 }
 
@@ -136,7 +179,8 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-16384");
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.connect_timeout)

@@ -264,13 +264,17 @@ impl Db {
     /// `false` if it is not queued (another worker has it, or it was sent).
     pub async fn start_sending(&self, reply: ReplyId, attempts: i32) -> Result<bool> {
         let updated = on_pool!(self, |pool| {
-            sqlx::query("UPDATE replies SET status = 'sending', attempts = $1 WHERE id = $2 AND status = 'queued'")
-                .bind(attempts)
-                .bind(reply.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+            let mut tx = pool.begin_write().await?;
+            let updated =
+                sqlx::query("UPDATE replies SET status = 'sending', attempts = $1 WHERE id = $2 AND status = 'queued'")
+                    .bind(attempts)
+                    .bind(reply.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            tx.commit().await?;
+            updated
+        });
         Ok(updated == 1)
     }
 

@@ -12,18 +12,21 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use townhall_connectors::detect::{self, Layout};
 use townhall_connectors::frame::{BadRecord, Framer, Record};
 use townhall_connectors::{Format, Item, ParseError, generic};
 use townhall_core::PlatformEvent;
 use townhall_store::{Db, EventOutcome, IngestOutcome};
+
+use crate::understand::Worker;
 
 /// Items stored per transaction.
 const BATCH: usize = 1000;
@@ -117,8 +120,42 @@ struct Reject {
     raw: Vec<u8>,
 }
 
-/// Imports every file of `request` into `db`.
-pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSummary> {
+/// Imports every file of `request` into `db` and analyses what it stores, at the same
+/// time: while the next batches are read and stored, `worker` analyses the stored ones
+/// on the other cores. Returns when both are done, so every post imported is tagged
+/// and searchable by its tags.
+pub async fn run_and_analyse(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::Result<ImportSummary> {
+    let stored = Notify::new();
+    let finished = AtomicBool::new(false);
+    let importing = async {
+        let result = run(db, request, &stored).await;
+        finished.store(true, Ordering::Release);
+        stored.notify_one();
+        result
+    };
+    let analysing = async {
+        let mut analysed = 0;
+        loop {
+            // Read before the batch: when the import had finished, a batch that finds
+            // nothing means nothing is left.
+            let finished = finished.load(Ordering::Acquire);
+            let n = worker.run_batch(db).await?;
+            analysed += n as u64;
+            if n == 0 {
+                if finished {
+                    return Ok::<_, anyhow::Error>(analysed);
+                }
+                stored.notified().await;
+            }
+        }
+    };
+    let (mut summary, analysed) = tokio::try_join!(importing, analysing)?;
+    summary.analysed = analysed;
+    Ok(summary)
+}
+
+/// Imports every file of `request` into `db`, telling `stored` after each batch.
+async fn run(db: &Db, request: &ImportRequest, stored: &Notify) -> anyhow::Result<ImportSummary> {
     let inputs = check_inputs(request)?;
     let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = progress_bar(total);
@@ -134,6 +171,7 @@ pub async fn run(db: &Db, request: &ImportRequest) -> anyhow::Result<ImportSumma
     while let Some(mut batch) = rx.recv().await {
         accounts.attribute(&mut batch.events, None);
         let outcomes = db.apply_events(&batch.events).await.context("storing a batch")?;
+        stored.notify_one();
         for outcome in outcomes {
             count(&mut summary, outcome);
         }

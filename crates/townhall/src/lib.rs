@@ -171,16 +171,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 paths,
                 quarantine: quarantine.unwrap_or_else(|| import::default_quarantine_path(chrono::Utc::now())),
             };
-            let result = match import::run(&db, &request).await {
-                Ok(mut summary) => {
-                    let mut worker = understand::Worker::new(&format!("import:{}", std::process::id())).archive_only();
-                    understand::drain(&db, &mut worker).await.map(|analysed| {
-                        summary.analysed = analysed;
-                        summary
-                    })
-                }
-                Err(error) => Err(error),
-            };
+            let mut worker = understand::Worker::new(&format!("import:{}", std::process::id())).archive_only();
+            let result = import::run_and_analyse(&db, &request, &mut worker).await;
             db.close().await;
             let summary = result?;
             if json {

@@ -18,8 +18,11 @@ use townhall_store::{Db, NewEnrichment};
 use crate::inbox;
 use crate::listen::Shutdown;
 
-/// Jobs claimed per round trip.
-const BATCH: i64 = 256;
+/// Jobs claimed per round trip: enough that the round trips cost little next to
+/// the analysis, few enough that one batch is analysed in well under a second.
+const BATCH: i64 = 1024;
+/// Threads one batch is analysed on at most.
+const MAX_THREADS: usize = 4;
 /// How long a claimed batch is ours before another worker may take it over.
 const LEASE: Duration = Duration::from_secs(300);
 /// How often an idle worker looks for new posts: a post is tagged within this (plus
@@ -105,8 +108,7 @@ impl Worker {
         let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
         // Analysis is CPU work: off the async threads that serve requests.
         let (near, batch, work) = tokio::task::spawn_blocking(move || {
-            let batch: Vec<NewEnrichment> =
-                work.iter().map(|(post, topics)| enrich(post, topics.as_deref(), &mut near)).collect();
+            let batch = enrich_all(&work, &mut near);
             (near, batch, work)
         })
         .await
@@ -189,10 +191,42 @@ impl Topics {
     }
 }
 
-/// One post's analysis, ready to store.
-fn enrich(post: &Post, topics: Option<&Topics>, near: &mut NearDuplicates) -> NewEnrichment {
+/// The analyses of a batch, in order, on every core: the near-duplicate counts
+/// first, in arrival order (each depends on the texts before it), then the rest of
+/// each post's analysis, which depends on nothing but the post.
+fn enrich_all(work: &[(Post, Option<Arc<Topics>>)], near: &mut NearDuplicates) -> Vec<NewEnrichment> {
+    let duplicates: Vec<u32> = work.iter().map(|(post, _)| near_duplicates(post, near)).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS);
+    let chunk = work.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = work
+            .chunks(chunk)
+            .zip(duplicates.chunks(chunk))
+            .map(|(posts, duplicates)| {
+                scope.spawn(move || {
+                    posts
+                        .iter()
+                        .zip(duplicates)
+                        .map(|((post, topics), &duplicates)| enrich(post, topics.as_deref(), duplicates))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// How many recent posts by other authors carried nearly the same text.
+fn near_duplicates(post: &Post, near: &mut NearDuplicates) -> u32 {
     let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
-    let duplicates = fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author));
+    fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author))
+}
+
+/// One post's analysis, ready to store.
+fn enrich(post: &Post, topics: Option<&Topics>, duplicates: u32) -> NewEnrichment {
     let context = Context {
         declared_lang: post.lang_hint.as_deref(),
         account: account_signals(post),
@@ -239,18 +273,6 @@ pub fn tags_of(enrichment: &Enrichment) -> Tags {
         spam: enrichment.spam.score,
         abuse: enrichment.abuse.score,
         pii: !enrichment.pii.is_empty(),
-    }
-}
-
-/// Analyses until no job is left; returns how many posts it analysed (for `import`).
-pub async fn drain(db: &Db, worker: &mut Worker) -> anyhow::Result<u64> {
-    let mut done = 0;
-    loop {
-        let n = worker.run_batch(db).await?;
-        if n == 0 {
-            return Ok(done);
-        }
-        done += n as u64;
     }
 }
 
@@ -447,10 +469,33 @@ mod tests {
         };
         let signals = account_signals(&post);
         assert_eq!((signals.age_days, signals.posts_per_day), (Some(2.0), Some(450.0)));
-        let tags = enrich(&post, None, &mut NearDuplicates::new(10)).tags;
+        let tags = enrich(&post, None, 0).tags;
         assert!(tags.spam > 0.6, "{tags:?}");
-        let plain = townhall_core::Post { raw: br#"{"id":"1"}"#.to_vec(), ..post };
-        assert_eq!(enrich(&plain, None, &mut NearDuplicates::new(10)).tags.spam, 0.0);
+        let plain = townhall_core::Post { raw: br#"{"id":"1"}"#.to_vec(), ..post.clone() };
+        assert_eq!(enrich(&plain, None, 0).tags.spam, 0.0);
+
+        // A batch analysed on several threads gives what one post after another gives:
+        // in order, the same text from many accounts counted in arrival order.
+        let batch: Vec<(Post, Option<Arc<Topics>>)> = (0..60)
+            .map(|i| {
+                let text = if i % 3 == 0 {
+                    format!("Vecinos del barrio {i}: la calle {} sigue sin luz desde el lunes", i * 7)
+                } else {
+                    "Compra seguidores baratos ya mismo en este enlace, oferta increíble".to_string()
+                };
+                let post = Post { id: PostId(i), contact_id: Some(townhall_core::ContactId(i)), text, ..plain.clone() };
+                (post, None)
+            })
+            .collect();
+        let together = enrich_all(&batch, &mut NearDuplicates::new(100));
+        let mut near = NearDuplicates::new(100);
+        let one_by_one: Vec<NewEnrichment> =
+            batch.iter().map(|(post, _)| enrich(post, None, near_duplicates(post, &mut near))).collect();
+        assert_eq!(together.len(), 60);
+        for (a, b) in together.iter().zip(&one_by_one) {
+            assert_eq!((a.post_id, &a.detail), (b.post_id, &b.detail));
+        }
+        assert!(together[59].tags.spam > together[1].tags.spam, "the fortieth copy is more suspect than the first");
     }
 
     #[test]
