@@ -72,7 +72,24 @@ def main(results_path, env_path, write=None):
         if figures and th_pg:
             versus.append(f"PostgreSQL {ratio(th_pg['posts_s'], figures['posts_s'])}")
         w1_row(labels[peer], figures, ", ".join(versus))
-    row("W2 surge", "—", "not yet measured")
+    surge, sent = results.get("w2-surge"), results.get("w2-surge-send")
+    if surge and sent and surge.get("out") and sent.get("out"):
+        out = surge["out"]
+        for phase in sent["out"]["phases"]:
+            row("W2 surge", f"signed X webhook deliveries of {sent['out']['per_delivery']} posts, "
+                f"target {num(phase['target_posts_per_second'])} posts/s for {phase['seconds']} s",
+                f"**{num(phase['posts_per_second'])} posts/s acknowledged** "
+                f"({num(phase['posts_acknowledged'])} in {phase['took_seconds']:.1f} s)",
+                f"answer p99 {phase['ack_p99_ms'] or 0:.0f} ms")
+        visible = (f"visible p50 {out['visible_p50_ms'] or 0:,.0f} ms, p99 {out['visible_p99_ms'] or 0:,.0f} ms, "
+                   f"max {out['visible_max_ms'] or 0:,.0f} ms")
+        refused = sum(sent["out"]["deliveries_refused"].values())
+        row("W2 surge", "all phases: stored → analysed and filed",
+            f"**{num(out['lost'])} lost**; {num(out['acknowledged'])} acknowledged, {num(out['stored'])} stored, "
+            f"{num(out['analysed'])} analysed, {num(out['filed'])} filed; {num(refused)} deliveries refused; "
+            f"backlog cleared {out['backlog_clear_s']:.1f} s after the last delivery", visible, mib(surge["rss_kib"]))
+    else:
+        row("W2 surge", "—", "not run")
 
     def search(name):
         item = results.get(name)
@@ -91,8 +108,22 @@ def main(results_path, env_path, write=None):
         versus = ratio(search(ours)["qps"], out["qps"]) if ours and search(ours) else ""
         row("W3 search", system, f"**{num(out['qps'])} queries/s** ({num(out['hits'])} hits)",
             f"p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms", mib(results[name]["rss_kib"]), versus)
-    row("W4 dashboards", "—", "not yet measured (analytics do not exist yet)")
-    row("W5 inbox API, 50 agents", "—", "not yet measured")
+    widgets = results.get("w4-widgets")
+    if widgets and widgets.get("out"):
+        for kind, figures in widgets["out"]["kinds"].items():
+            row("W4 pages with figures, 8 users", f"{kind} (demo data)",
+                f"{num(figures['per_second'])} pages/s", f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms")
+    else:
+        row("W4 pages with figures", "—", "not run")
+    for name, item in sorted(results.items()):
+        if not name.startswith("w5-inbox-") or not item.get("out"):
+            continue
+        out = item["out"]
+        failed = ", ".join(f"{n} {why}" for why, n in out["failed"].items()) or "none"
+        kinds = "; ".join(f"{kind} p99 {f['p99_ms']:.0f} ms" for kind, f in out["kinds"].items())
+        row(f"W5 inbox API, {out['agents']} agents", f"target {num(out['target_per_second'])} requests/s (demo data)",
+            f"**{num(out['all']['per_second'])} requests/s** answered; refused: {failed}",
+            f"p50 {out['all']['p50_ms']:.1f} ms, p99 {out['all']['p99_ms']:.1f} ms ({kinds})")
     small_import = results.get("w6-import-small")
     if small_import and th_sqlite:
         row("W6 memory", f"Townhall import, {num(small)} vs {num(size)} records, SQLite", "", "",
@@ -145,6 +176,17 @@ def main(results_path, env_path, write=None):
         "`bench/peers/search.py` renders the same queries the way Townhall does (every token quoted) against "
         "the optimised peer's SQLite file, and against a PostgreSQL table loaded from it (`to_tsvector('simple')`, "
         "GIN index, no unaccent).",
+        "* W5, W4, W2 run against `townhall serve --demo` on a fresh SQLite file (the demo's 12 institutions, "
+        "3,000 posts, 756 cases), driven by `examples/load.rs` over HTTP on 127.0.0.1, on the same two cores as "
+        "the server. W5: 50 agents with one API token share a fixed request rate: list the inbox (filters "
+        "vary), open a case from the list, and one request in ten reply to it; latency counts from when a "
+        "request was due, so a server that falls behind shows it. W4: 8 signed-in users request, back to back, "
+        "the pages that carry figures and charts (the dashboard, an institution's public page, the public "
+        "index, the overview); the analytics widgets of the brief are not built yet. W2: signed X Account "
+        "Activity deliveries of 10 new tweets each, phase after phase at the target rates, at most 256 "
+        "deliveries in flight (a server that cannot keep up slows the sender, as a platform's retries would); "
+        "loss and time to visible are read from the database afterwards (`bench/surge.py`), peak RSS is the "
+        "server's.",
         f"* W6: the import's peak RSS at {num(small)} and at {num(size)} records; the idle server's RSS "
         "5 s after it starts on the W1 SQLite database.",
         "* Townhall ÷ peer: throughput ratio (above 1× Townhall is faster); for W6, the larger import's memory "
