@@ -633,7 +633,9 @@ pub async fn platform_events_apply_idempotently_in_one_batch(db: Db) {
 
 /// A batch larger than one set of statements, with the cases that make storing it
 /// set by set delicate: a post and its edit, a deletion before its post, a repeated
-/// post, authors renamed within the batch. Stored exactly as one by one would.
+/// post, authors renamed within the batch, likes between the posts (of posts stored
+/// before them, of posts that come after them, of posts not held). Stored exactly as
+/// one by one would.
 pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
     let by = |n: usize, name: &str| NewContact {
         external_id: format!("acct-{}", n % 3),
@@ -646,8 +648,27 @@ pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
         at: t(7),
         raw: b"{}".to_vec(),
     };
+    let like = |key: String, target: String| {
+        PlatformEvent::Engagement(Engagement {
+            platform: Platform::Mastodon,
+            key,
+            target: Some(target),
+            kind: EngagementKind::Like,
+            active: true,
+        })
+    };
     let mut batch = vec![deleted("late"), PlatformEvent::Post(post("late", "llegó después de su borrado"))];
+    // Where each post b{n} sits in the batch.
+    let mut at = Vec::new();
     for n in 0..1200 {
+        if n > 0 && n % 25 == 0 {
+            // Likes as a stream interleaves them: of a post already in the batch, of one
+            // still to come, of one Townhall does not hold.
+            batch.push(like(format!("back-{n}"), format!("b{}", n - 3)));
+            batch.push(like(format!("ahead-{n}"), format!("b{}", n + 1)));
+            batch.push(like(format!("elsewhere-{n}"), format!("x{n}")));
+        }
+        at.push(batch.len());
         let text = format!("mensaje número {n}");
         batch.push(PlatformEvent::Post(NewPost {
             author: Some(by(n, &format!("Nombre {n}"))),
@@ -665,20 +686,36 @@ pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
     assert_eq!(first.len(), batch.len());
     let EventOutcome::Deleted(late, true) = first[0] else { panic!("{:?}", first[0]) };
     assert_eq!(first[1], EventOutcome::Post(IngestOutcome::FilledTombstone(late)));
-    let id_of = |n: usize| match first[2 + n + if n > 600 { 3 } else { 0 }] {
+    let id_of = |n: usize| match first[at[n]] {
         EventOutcome::Post(IngestOutcome::Inserted(id)) => id,
         other => panic!("post {n}: {other:?}"),
     };
     let ids: std::collections::HashSet<PostId> = (0..1200).map(id_of).collect();
     assert_eq!(ids.len(), 1200, "every post has its own id");
     assert_eq!(
-        &first[603..606],
+        &first[at[600] + 1..at[600] + 4],
         &[
             EventOutcome::Post(IngestOutcome::Duplicate(id_of(600))),
             EventOutcome::Post(IngestOutcome::Edited(id_of(599), 2)),
             EventOutcome::Deleted(id_of(598), true),
         ]
     );
+    for n in (25..1200).step_by(25) {
+        let likes = &first[at[n] - 3..at[n]];
+        assert_eq!(
+            likes,
+            &[
+                EventOutcome::Engaged(Some(id_of(n - 3)), true),
+                EventOutcome::Engaged(None, false),
+                EventOutcome::Engaged(None, false),
+            ],
+            "the likes before post {n}"
+        );
+        // The platform's own count, which came with the post, and the like counted since.
+        let counted = post("b", "").metrics.likes;
+        assert_eq!(db.post(id_of(n - 3)).await.unwrap().unwrap().metrics.likes, counted + 1);
+        assert_eq!(db.post(id_of(n + 1)).await.unwrap().unwrap().metrics.likes, counted, "liked before it was held");
+    }
     let edited = db.post(id_of(599)).await.unwrap().unwrap();
     assert_eq!((edited.text.as_str(), edited.version), ("mensaje corregido", 2));
     assert_eq!(db.post_versions(id_of(599)).await.unwrap().len(), 2);
@@ -699,17 +736,20 @@ pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
     );
     assert_eq!(contacts.len(), 3);
 
-    // The same batch again stores nothing and enqueues nothing.
+    // The same batch again stores nothing, enqueues nothing and counts no like twice.
     let again = db.apply_events(&batch).await.unwrap();
-    assert!(
-        again
-            .iter()
-            .all(|o| matches!(o, EventOutcome::Post(IngestOutcome::Duplicate(_)) | EventOutcome::Deleted(_, false))),
-        "{:?}",
-        again
-            .iter()
-            .find(|o| !matches!(o, EventOutcome::Post(IngestOutcome::Duplicate(_)) | EventOutcome::Deleted(_, false)))
-    );
+    let news = |o: &&EventOutcome| {
+        !matches!(
+            o,
+            EventOutcome::Post(IngestOutcome::Duplicate(_))
+                | EventOutcome::Deleted(_, false)
+                | EventOutcome::Engaged(_, false)
+        )
+    };
+    let unexpected: Vec<_> = again.iter().filter(news).collect();
+    // A like of a post that arrived after it the first time counts now that it is held.
+    assert!(unexpected.iter().all(|o| matches!(o, EventOutcome::Engaged(Some(_), true))), "{unexpected:?}");
+    assert_eq!(unexpected.len(), 47);
     assert_eq!(db.post_stats(None).await.unwrap().total, 1201);
     assert_eq!(db.job_counts().await.unwrap().queued, 1202);
 }
