@@ -169,6 +169,15 @@ impl Timings {
     }
 }
 
+/// The timings of every simulated user, together.
+async fn gather(mut tasks: JoinSet<Timings>) -> anyhow::Result<Timings> {
+    let mut timings = Timings::default();
+    while let Some(user) = tasks.join_next().await {
+        timings.merge(user?);
+    }
+    Ok(timings)
+}
+
 /// One request, timed from `due`; a failure is counted by its status.
 async fn timed(
     timings: &mut Timings,
@@ -273,11 +282,7 @@ async fn inbox(
             timings
         });
     }
-    let mut timings = Timings::default();
-    while let Some(agent) = tasks.join_next().await {
-        timings.merge(agent?);
-    }
-    let mut report = timings.report(length.as_secs_f64());
+    let mut report = gather(tasks).await?.report(length.as_secs_f64());
     report["agents"] = json!(agents);
     report["target_per_second"] = json!(rate);
     Ok(report)
@@ -318,11 +323,7 @@ async fn widgets(
             timings
         });
     }
-    let mut timings = Timings::default();
-    while let Some(user) = tasks.join_next().await {
-        timings.merge(user?);
-    }
-    let mut report = timings.report(length.as_secs_f64());
+    let mut report = gather(tasks).await?.report(length.as_secs_f64());
     report["users"] = json!(users);
     Ok(report)
 }
