@@ -16,6 +16,11 @@ def num(value, digits=0):
     return f"{value:,.{digits}f}"
 
 
+def ms(value, digits=1):
+    """A latency in milliseconds; "—" when nothing was measured (every request failed)."""
+    return "—" if value is None else f"{value:,.{digits}f} ms"
+
+
 def mib(kib):
     return f"{kib / 1024:,.1f} MiB"
 
@@ -80,14 +85,17 @@ def main(results_path, env_path, write=None):
                 f"target {num(phase['target_posts_per_second'])} posts/s for {phase['seconds']} s",
                 f"**{num(phase['posts_per_second'])} posts/s acknowledged** "
                 f"({num(phase['posts_acknowledged'])} in {phase['took_seconds']:.1f} s)",
-                f"answer p99 {phase['ack_p99_ms'] or 0:.0f} ms")
-        visible = (f"visible p50 {out['visible_p50_ms'] or 0:,.0f} ms, p99 {out['visible_p99_ms'] or 0:,.0f} ms, "
-                   f"max {out['visible_max_ms'] or 0:,.0f} ms")
+                f"answer p99 {ms(phase['ack_p99_ms'], 0)}")
+        visible = (f"visible p50 {ms(out['visible_p50_ms'], 0)}, p99 {ms(out['visible_p99_ms'], 0)}, "
+                   f"max {ms(out['visible_max_ms'], 0)}")
         refused = sum(sent["out"]["deliveries_refused"].values())
+        backlog = (f"backlog cleared {out['backlog_clear_s']:.1f} s after the last delivery"
+                   if out.get("cleared", True)
+                   else f"backlog NOT cleared {out['backlog_clear_s']:.0f} s after the last delivery")
         row("W2 surge", "all phases: stored → analysed and filed",
             f"**{num(out['lost'])} lost**; {num(out['acknowledged'])} acknowledged, {num(out['stored'])} stored, "
             f"{num(out['analysed'])} analysed, {num(out['filed'])} filed; {num(refused)} deliveries refused; "
-            f"backlog cleared {out['backlog_clear_s']:.1f} s after the last delivery", visible, mib(surge["rss_kib"]))
+            + backlog, visible, mib(surge["rss_kib"]))
     else:
         row("W2 surge", "—", "not run")
 
@@ -112,7 +120,7 @@ def main(results_path, env_path, write=None):
     if widgets and widgets.get("out"):
         for kind, figures in widgets["out"]["kinds"].items():
             row("W4 pages with figures, 8 users", f"{kind} (demo data)",
-                f"{num(figures['per_second'])} pages/s", f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms")
+                f"{num(figures['per_second'])} pages/s", f"p50 {ms(figures['p50_ms'])}, p99 {ms(figures['p99_ms'])}")
     else:
         row("W4 pages with figures", "—", "not run")
     for name, item in sorted(results.items()):
@@ -120,10 +128,10 @@ def main(results_path, env_path, write=None):
             continue
         out = item["out"]
         failed = ", ".join(f"{n} {why}" for why, n in out["failed"].items()) or "none"
-        kinds = "; ".join(f"{kind} p99 {f['p99_ms']:.0f} ms" for kind, f in out["kinds"].items())
+        kinds = "; ".join(f"{kind} p99 {ms(f['p99_ms'], 0)}" for kind, f in out["kinds"].items())
         row(f"W5 inbox API, {out['agents']} agents", f"target {num(out['target_per_second'])} requests/s (demo data)",
             f"**{num(out['all']['per_second'])} requests/s** answered; refused: {failed}",
-            f"p50 {out['all']['p50_ms']:.1f} ms, p99 {out['all']['p99_ms']:.1f} ms ({kinds})")
+            f"p50 {ms(out['all']['p50_ms'])}, p99 {ms(out['all']['p99_ms'])} ({kinds})")
     small_import = results.get("w6-import-small")
     if small_import and th_sqlite:
         row("W6 memory", f"Townhall import, {num(small)} vs {num(size)} records, SQLite", "", "",

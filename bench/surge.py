@@ -9,7 +9,8 @@ posts acknowledged, stored, analysed and filed into a case; lost (acknowledged b
 stored: must be 0); the time from each post's storage (`received_at`, when its
 delivery was answered 200) to its analysis (`analyzed_at`: searchable, routed by its
 tags, and filed into the inbox in the same step), p50/p99/max; and how long the
-backlog took to clear after the last delivery.
+backlog took to clear after the last delivery (`cleared` false: it had not after
+TIMEOUT_S, and the figures cover the posts analysed by then).
 """
 
 import json
@@ -49,6 +50,7 @@ def visibility(path, sent):
             break
         time.sleep(0.1)
     clear_s = time.time() - started
+    cleared = stored >= acknowledged and analysed >= stored
     latencies = [row[0] for row in con.execute(
         "SELECT (julianday(e.analyzed_at) - julianday(p.received_at)) * 86400000.0 FROM posts p "
         "JOIN enrichments e ON e.post_id = p.id WHERE p.platform = 'x' AND p.external_id LIKE ? ORDER BY 1",
@@ -60,7 +62,7 @@ def visibility(path, sent):
         return latencies[min(int(len(latencies) * q), len(latencies) - 1)] if latencies else None
 
     print(json.dumps({"acknowledged": acknowledged, "stored": stored, "analysed": analysed, "filed": filed,
-                      "lost": max(acknowledged - stored, 0), "backlog_clear_s": clear_s,
+                      "lost": max(acknowledged - stored, 0), "cleared": cleared, "backlog_clear_s": clear_s,
                       "visible_p50_ms": at(0.5), "visible_p99_ms": at(0.99), "visible_max_ms": at(1.0)}))
 
 
