@@ -5,6 +5,8 @@
 //! Visibility: the owning institution reads and writes a case; an institution that
 //! referred it keeps read access (its `case_referrals` rows); nobody else sees it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use townhall_core::deadline::{DUE_SOON, DeadlineState};
@@ -17,7 +19,7 @@ use townhall_core::{
 use crate::audit::insert_audit;
 use crate::posts::{fts5_match, tsquery};
 use crate::rows::{CaseRow, PostRow, post_columns};
-use crate::{BeginWrite, Db, Result, StoreError, on_pool, storable_text};
+use crate::{BeginWrite, Db, Result, StoreError, json_list, on_pool, storable_text};
 
 /// A case to open.
 #[derive(Debug, Clone)]
@@ -335,46 +337,57 @@ fn audit_event(
 impl Db {
     /// Opens a new case from posts, with its audit event.
     pub async fn create_case(&self, new: &NewCase, actor: &Actor) -> Result<Case> {
+        let ids = self.create_cases(&[(new.clone(), actor.clone())]).await?;
+        self.owned_case(ids[0], new.institution_id).await
+    }
+
+    /// Opens cases, each with its audit event, in one transaction: all or none. Their
+    /// ids come back in the order given.
+    pub async fn create_cases(&self, cases: &[(NewCase, Actor)]) -> Result<Vec<CaseId>> {
         let now = Utc::now();
-        let subject: String = storable_text(new.subject.trim()).chars().take(200).collect();
-        let tags = serde_json::Value::from(new.tags.clone()).to_string();
-        let id: i64 = on_pool!(self, |pool| {
+        on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO cases (institution_id, contact_id, subject, platform, tags, status, priority, team_id, \
-                 assignee_id, opened_at, first_response_due, resolution_due, version) \
-                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, $11, 1) RETURNING id",
-            )
-            .bind(new.institution_id.0)
-            .bind(new.contact_id.map(|c| c.0))
-            .bind(&subject)
-            .bind(new.platform.map(Platform::as_str))
-            .bind(&tags)
-            .bind(new.priority.as_str())
-            .bind(new.team_id.map(|t| t.0))
-            .bind(new.assignee.map(|u| u.0))
-            .bind(now)
-            .bind(new.first_response_due)
-            .bind(new.resolution_due)
-            .fetch_one(&mut *tx)
-            .await?;
-            for post in &new.post_ids {
-                sqlx::query("INSERT INTO case_posts (case_id, post_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(post.0)
-                    .execute(&mut *tx)
+            let mut ids = Vec::with_capacity(cases.len());
+            for (new, actor) in cases {
+                let subject: String = storable_text(new.subject.trim()).chars().take(200).collect();
+                let tags = serde_json::Value::from(new.tags.clone()).to_string();
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO cases (institution_id, contact_id, subject, platform, tags, status, priority, team_id, \
+                     assignee_id, opened_at, first_response_due, resolution_due, version) \
+                     VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, $11, 1) RETURNING id",
+                )
+                .bind(new.institution_id.0)
+                .bind(new.contact_id.map(|c| c.0))
+                .bind(&subject)
+                .bind(new.platform.map(Platform::as_str))
+                .bind(&tags)
+                .bind(new.priority.as_str())
+                .bind(new.team_id.map(|t| t.0))
+                .bind(new.assignee.map(|u| u.0))
+                .bind(now)
+                .bind(new.first_response_due)
+                .bind(new.resolution_due)
+                .fetch_one(&mut *tx)
+                .await?;
+                for post in &new.post_ids {
+                    sqlx::query("INSERT INTO case_posts (case_id, post_id) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(post.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let after = json!({
+                    "subject": subject, "priority": new.priority, "team_id": new.team_id, "assignee": new.assignee,
+                    "tags": new.tags, "post_ids": new.post_ids,
+                    "first_response_due": new.first_response_due, "resolution_due": new.resolution_due,
+                });
+                insert_audit!(tx, now, &audit_event(new.institution_id, actor, "case.create", CaseId(id), after))
                     .await?;
+                ids.push(CaseId(id));
             }
-            let after = json!({
-                "subject": subject, "priority": new.priority, "team_id": new.team_id, "assignee": new.assignee,
-                "tags": new.tags, "post_ids": new.post_ids,
-                "first_response_due": new.first_response_due, "resolution_due": new.resolution_due,
-            });
-            insert_audit!(tx, now, &audit_event(new.institution_id, actor, "case.create", CaseId(id), after)).await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(id)
-        })?;
-        self.owned_case(CaseId(id), new.institution_id).await
+            Ok(ids)
+        })
     }
 
     /// A case `institution` can see, with what it may do with it.
@@ -529,15 +542,19 @@ impl Db {
         rows.into_iter().map(Post::try_from).collect()
     }
 
-    /// The case a post belongs to, if any.
-    pub async fn case_of_post(&self, post: PostId) -> Result<Option<CaseId>> {
-        let id: Option<i64> = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT case_id FROM case_posts WHERE post_id = $1")
-                .bind(post.0)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(id.map(CaseId))
+    /// The cases the given posts belong to, for those in one.
+    pub async fn cases_of_posts(&self, posts: &[PostId]) -> Result<HashMap<PostId, CaseId>> {
+        let ids = json_list(posts.iter().map(|p| p.0))?;
+        let sql = match self {
+            Db::Sqlite(_) => {
+                "SELECT post_id, case_id FROM case_posts WHERE post_id IN (SELECT value FROM json_each($1))"
+            }
+            Db::Postgres(_) => {
+                "SELECT post_id, case_id FROM case_posts WHERE post_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
+            }
+        };
+        let rows: Vec<(i64, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(&ids).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(post, case)| (PostId(post), CaseId(case))).collect())
     }
 
     /// Records other ids the platform knows posts by (see `post_aliases`); an alias
@@ -564,33 +581,37 @@ impl Db {
         })
     }
 
-    /// The case, not closed, of the conversation a new post continues: the case holding
-    /// a post whose platform id or alias is one of `keys` (the parent, the thread's
-    /// root), or the case a reply with one of those ids was sent from.
-    pub async fn case_in_thread(&self, platform: Platform, keys: &[&str]) -> Result<Option<CaseId>> {
-        let mut found = None;
-        for key in keys {
-            let id: Option<i64> = on_pool!(self, |pool| {
-                sqlx::query_scalar(
-                    "SELECT c.id FROM cases c WHERE c.status <> 'closed' AND c.id IN ( \
-                     SELECT cp.case_id FROM case_posts cp JOIN posts p ON p.id = cp.post_id \
-                     WHERE p.platform = $1 AND p.external_id = $2 \
-                     UNION SELECT cp.case_id FROM case_posts cp JOIN post_aliases a ON a.post_id = cp.post_id \
-                     WHERE a.platform = $1 AND a.alias = $2 \
-                     UNION SELECT r.case_id FROM replies r WHERE r.platform = $1 AND r.external_id = $2) \
-                     ORDER BY c.id DESC LIMIT 1",
-                )
-                .bind(platform.as_str())
-                .bind(*key)
-                .fetch_optional(pool)
-                .await
-            })?;
-            if let Some(id) = id {
-                found = Some(CaseId(id));
-                break;
-            }
+    /// The cases, not closed, of the conversations new posts continue: for each of
+    /// `keys` (a parent's or a thread root's platform id) that names one, the newest
+    /// open case holding a post with that id or alias, or sent a reply with that id.
+    pub async fn cases_in_threads(&self, platform: Platform, keys: &[&str]) -> Result<HashMap<String, CaseId>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(found)
+        let keys = serde_json::to_string(keys).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        macro_rules! threads {
+            ($keys:literal) => {
+                concat!(
+                    "SELECT t.key, MAX(c.id) FROM ( \
+                     SELECT p.external_id AS key, cp.case_id FROM case_posts cp JOIN posts p ON p.id = cp.post_id \
+                     WHERE p.platform = $1 AND p.external_id IN (",
+                    $keys,
+                    ") UNION ALL SELECT a.alias, cp.case_id FROM case_posts cp JOIN post_aliases a ON a.post_id = cp.post_id \
+                     WHERE a.platform = $1 AND a.alias IN (",
+                    $keys,
+                    ") UNION ALL SELECT r.external_id, r.case_id FROM replies r WHERE r.platform = $1 AND r.external_id IN (",
+                    $keys,
+                    ")) t JOIN cases c ON c.id = t.case_id WHERE c.status <> 'closed' GROUP BY t.key"
+                )
+            };
+        }
+        let sql = match self {
+            Db::Sqlite(_) => threads!("SELECT value FROM json_each($2)"),
+            Db::Postgres(_) => threads!("SELECT jsonb_array_elements_text($2::jsonb)"),
+        };
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| { sqlx::query_as(sql).bind(platform.as_str()).bind(&keys).fetch_all(pool).await })?;
+        Ok(rows.into_iter().map(|(key, case)| (key, CaseId(case))).collect())
     }
 
     /// Writes the result of `transition(before, action)` and its audit event together.

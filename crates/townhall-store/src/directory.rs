@@ -12,7 +12,7 @@ use townhall_core::{
 
 use crate::audit::insert_audit;
 use crate::rows::{AccountRow, InstitutionRow, TeamRow, UserRow};
-use crate::{BeginWrite, Db, Result, StoreError, on_pool, storable_text};
+use crate::{BeginWrite, Db, Result, StoreError, json_list, on_pool, storable_text};
 
 /// A staff user to create.
 #[derive(Debug, Clone)]
@@ -437,26 +437,36 @@ impl Db {
 
     /// One citizen contact by id.
     pub async fn contact(&self, id: ContactId) -> Result<Option<Contact>> {
+        Ok(self.contacts(&[id]).await?.pop())
+    }
+
+    /// Citizen contacts by id, those that exist, in id order.
+    pub async fn contacts(&self, ids: &[ContactId]) -> Result<Vec<Contact>> {
         type Row = (i64, String, String, String, Option<String>, Option<i64>);
-        let row: Option<Row> = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, platform, external_id, handle, display_name, same_person_as FROM contacts WHERE id = $1",
-            )
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await
-        })?;
-        row.map(|(id, platform, external_id, handle, display_name, same_person_as)| {
-            Ok(Contact {
-                id: ContactId(id),
-                platform: platform.parse().map_err(|e| StoreError::corrupt_row("platform", e))?,
-                external_id,
-                handle,
-                display_name,
-                same_person_as: same_person_as.map(ContactId),
+        let ids = json_list(ids.iter().map(|c| c.0))?;
+        let sql = match self {
+            Db::Sqlite(_) => {
+                "SELECT id, platform, external_id, handle, display_name, same_person_as FROM contacts \
+                 WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+            }
+            Db::Postgres(_) => {
+                "SELECT id, platform, external_id, handle, display_name, same_person_as FROM contacts \
+                 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) ORDER BY id"
+            }
+        };
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql).bind(&ids).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(id, platform, external_id, handle, display_name, same_person_as)| {
+                Ok(Contact {
+                    id: ContactId(id),
+                    platform: platform.parse().map_err(|e| StoreError::corrupt_row("platform", e))?,
+                    external_id,
+                    handle,
+                    display_name,
+                    same_person_as: same_person_as.map(ContactId),
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
     /// Accounts, of one institution or all, by platform and handle.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use townhall_core::JobId;
 
-use crate::{BeginWrite, Db, Result, StoreError, on_pool};
+use crate::{BeginWrite, Db, Result, StoreError, json_list, on_pool};
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,8 +156,7 @@ impl Db {
     /// Marks jobs `worker` holds as done, in one statement; returns how many were
     /// still held (a job whose lease ran out and was claimed again is not counted).
     pub async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> Result<u64> {
-        let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let ids = json_list(ids.iter().map(|id| id.0))?;
         let sql = match self {
             Db::Sqlite(_) => {
                 "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2 AND state = 'running'"

@@ -281,6 +281,13 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Ids as a JSON array, bound as one parameter and read as a set by SQLite's
+/// `json_each` or PostgreSQL's `jsonb_array_elements_text`: one statement for any
+/// number of ids.
+pub(crate) fn json_list(ids: impl Iterator<Item = i64>) -> Result<String> {
+    serde_json::to_string(&ids.collect::<Vec<_>>()).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
 /// Replaces NUL, which PostgreSQL text refuses, so both backends store the same text.
 /// Raw payloads are bytes and keep their NULs.
 pub(crate) fn storable_text(text: &str) -> String {

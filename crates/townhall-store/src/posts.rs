@@ -11,7 +11,7 @@ use townhall_core::{
 
 use crate::jobs::enqueue_all_in_tx;
 use crate::rows::{PostRow, PostVersionRow, contact_binds, post_columns};
-use crate::{BeginWrite, Db, NewJob, Result, StoreError, on_pool, storable_text};
+use crate::{BeginWrite, Db, NewJob, Result, StoreError, json_list, on_pool, storable_text};
 
 /// What storing one incoming post did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -650,8 +650,7 @@ impl Db {
 
     /// The posts with these ids, in id order, in one query (missing ids are left out).
     pub async fn posts(&self, ids: &[PostId]) -> Result<Vec<Post>> {
-        let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let ids = json_list(ids.iter().map(|id| id.0))?;
         let rows: Vec<PostRow> =
             match self {
                 Db::Sqlite(pool) => {

@@ -145,48 +145,8 @@ impl Db {
     /// and its audit event. Storing the same idempotency key again returns the reply
     /// already stored and sends nothing more.
     pub async fn queue_reply(&self, new: &NewReply, actor: &Actor) -> Result<Reply> {
-        let body = storable_text(new.body.trim());
-        if body.is_empty() {
-            return Err(StoreError::Invalid("a reply needs a text".into()));
-        }
-        let now = Utc::now();
-        let status = if new.needs_approval { ReplyStatus::AwaitingApproval } else { ReplyStatus::Queued };
-        let id: Option<i64> = on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO replies (case_id, institution_id, user_id, kind, post_id, platform, account_id, body, \
-                 status, attempts, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            )
-            .bind(new.case_id.0)
-            .bind(new.institution_id.0)
-            .bind(new.user_id.map(|u| u.0))
-            .bind(new.kind.as_str())
-            .bind(new.post_id.0)
-            .bind(new.platform.as_str())
-            .bind(new.account_id.map(|a| a.0))
-            .bind(&body)
-            .bind(status.as_str())
-            .bind(&new.idempotency_key)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(id) = id {
-                if status == ReplyStatus::Queued {
-                    enqueue_all_in_tx!(tx, now, &[send_job(id, new.send_at, "first")]).await?;
-                }
-                let after = json!({
-                    "case_id": new.case_id, "kind": new.kind, "post_id": new.post_id, "status": status, "body": body,
-                    "send_at": new.send_at,
-                });
-                let event = audit_event(new.institution_id, ReplyId(id), actor, "reply.queue", Some(after));
-                insert_audit!(tx, now, &event).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(id)
-        })?;
-        let stored = match id {
-            Some(id) => self.reply(ReplyId(id)).await?,
+        let stored = match self.queue_replies(std::slice::from_ref(new), actor).await?[0] {
+            Some(id) => self.reply(id).await?,
             None => self.reply_by_key(&new.idempotency_key).await?,
         };
         let stored = stored.ok_or(StoreError::NotFound("reply"))?;
@@ -194,6 +154,55 @@ impl Db {
             return Err(StoreError::Conflict("that idempotency key belongs to another case's reply".into()));
         }
         Ok(stored)
+    }
+
+    /// Queues (or holds) replies in one transaction, all or none; each new one comes
+    /// back with its id, each whose key is already stored with `None`.
+    pub async fn queue_replies(&self, replies: &[NewReply], actor: &Actor) -> Result<Vec<Option<ReplyId>>> {
+        let bodies: Vec<String> = replies.iter().map(|r| storable_text(r.body.trim())).collect();
+        if bodies.iter().any(String::is_empty) {
+            return Err(StoreError::Invalid("a reply needs a text".into()));
+        }
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut ids = Vec::with_capacity(replies.len());
+            for (new, body) in replies.iter().zip(&bodies) {
+                let status = if new.needs_approval { ReplyStatus::AwaitingApproval } else { ReplyStatus::Queued };
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO replies (case_id, institution_id, user_id, kind, post_id, platform, account_id, body, \
+                     status, attempts, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) \
+                     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                )
+                .bind(new.case_id.0)
+                .bind(new.institution_id.0)
+                .bind(new.user_id.map(|u| u.0))
+                .bind(new.kind.as_str())
+                .bind(new.post_id.0)
+                .bind(new.platform.as_str())
+                .bind(new.account_id.map(|a| a.0))
+                .bind(body)
+                .bind(status.as_str())
+                .bind(&new.idempotency_key)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(id) = id {
+                    if status == ReplyStatus::Queued {
+                        enqueue_all_in_tx!(tx, now, &[send_job(id, new.send_at, "first")]).await?;
+                    }
+                    let after = json!({
+                        "case_id": new.case_id, "kind": new.kind, "post_id": new.post_id, "status": status, "body": body,
+                        "send_at": new.send_at,
+                    });
+                    let event = audit_event(new.institution_id, ReplyId(id), actor, "reply.queue", Some(after));
+                    insert_audit!(tx, now, &event).await?;
+                }
+                ids.push(id.map(ReplyId));
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
     }
 
     /// One reply by id.

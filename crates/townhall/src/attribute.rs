@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use townhall_core::{AccountId, NewPost, Platform, PlatformEvent};
+use townhall_core::{Account, AccountId, NewPost, Platform, PlatformEvent};
 use townhall_store::Db;
 
 /// The institutions' accounts by normalised handle and platform id.
@@ -17,14 +17,19 @@ pub struct Accounts {
 impl Accounts {
     /// Every account of every institution (they are few).
     pub async fn load(db: &Db) -> townhall_store::Result<Accounts> {
+        Ok(Accounts::new(&db.accounts(None).await?))
+    }
+
+    /// The accounts given, by handle and platform id.
+    pub fn new(accounts: &[Account]) -> Accounts {
         let mut by_handle = HashMap::new();
-        for account in db.accounts(None).await? {
+        for account in accounts {
             by_handle.insert((account.platform, normalize(&account.handle)), account.id);
             if let Some(id) = &account.external_id {
                 by_handle.insert((account.platform, normalize(id)), account.id);
             }
         }
-        Ok(Accounts { by_handle })
+        Accounts { by_handle }
     }
 
     /// Attributes every new post among `events` that has no account yet. `home` is

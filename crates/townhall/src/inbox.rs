@@ -8,15 +8,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use townhall_core::canned::{self, CannedAnswer};
-use townhall_core::case::{mentioned_names, parse_rating};
+use townhall_core::case::mentioned_names;
 use townhall_core::deadline::{self, Deadlines};
 use townhall_core::reply::{Reply, ReplyKind, ReplyStatus};
-use townhall_core::routing::{self, Arrival};
 use townhall_core::{
     AccountId, Actor, AuditEvent, Case, CaseAction, CaseId, CaseStatus, InstitutionId, Note, Platform, Post, PostId,
-    Priority, Rating, Referral, Rejected, ReplyId, Role, Tags, User, UserId, transition,
+    Priority, Rating, Referral, Rejected, ReplyId, Role, User, UserId, transition,
 };
-use townhall_store::{Access, Db, NewCase, NewReply, StoreError};
+use townhall_store::{Access, Db, NewReply, StoreError};
+
+mod filing;
+pub use filing::{Arrived, Filed, file_posts};
 
 /// Why an inbox operation was refused; each has a stable code and an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -61,179 +63,6 @@ impl InboxError {
 }
 
 type Result<T, E = InboxError> = std::result::Result<T, E>;
-
-/// A post that was analysed, with its tags: what arrival acts on.
-#[derive(Debug, Clone)]
-pub struct Arrived {
-    /// The post as stored.
-    pub post: Post,
-    /// Its analysis.
-    pub tags: Tags,
-}
-
-/// What became of arrived posts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Filed {
-    /// New cases opened.
-    pub opened: usize,
-    /// Posts added to their conversation's case.
-    pub joined: usize,
-    /// Satisfaction answers stored as ratings.
-    pub rated: usize,
-}
-
-/// How long after its arrival a post is still filed into the inbox.
-const FILING_WINDOW: Duration = Duration::days(3);
-
-/// Acts on analysed posts: a rating answers a satisfaction question, a post that
-/// continues a conversation joins its case, and a post to an institution's account
-/// that needs an answer opens a case routed by the institution's rules. Idempotent:
-/// a post already in a case is left alone.
-pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
-    let mut filed = Filed::default();
-    // Mastodon replies name their parent by the instance's local id, not the URI the
-    // parent is stored under: remember it, so the reply finds the parent's case.
-    let aliases: Vec<(Platform, String, PostId)> = arrived
-        .iter()
-        .filter(|a| a.post.platform == Platform::Mastodon)
-        .filter_map(|a| {
-            let local = crate::deliver::mastodon::stored_id(&a.post.raw, &a.post.external_id)?;
-            (local != a.post.external_id).then_some((Platform::Mastodon, local, a.post.id))
-        })
-        .collect();
-    db.add_post_aliases(&aliases).await?;
-    // Oldest first, so a parent opens its case before its reply in the same batch.
-    let mut order: Vec<&Arrived> = arrived.iter().collect();
-    order.sort_by_key(|a| (a.post.created_at, a.post.id));
-    let accounts = crate::attribute::Accounts::load(db).await?;
-    let now = Utc::now();
-    for Arrived { post, tags } in order {
-        // A post stored long ago is history (an analyzer upgrade re-analyses it): it
-        // must not flood today's inbox.
-        if now - post.received_at > FILING_WINDOW {
-            continue;
-        }
-        if post.deleted_at.is_some() || db.case_of_post(post.id).await?.is_some() {
-            continue;
-        }
-        // An institution's own posts and replies are not citizens writing to it.
-        if let Some(contact) = post.contact_id
-            && let Some(author) = db.contact(contact).await?
-            && accounts.is_own(post.platform, &author.handle, &author.external_id)
-        {
-            continue;
-        }
-        if let Some(parent) = post.reply_to.as_deref()
-            && let Some(question) = db.reply_by_external_id(post.platform, parent).await?
-            && question.kind == ReplyKind::Satisfaction
-            && let Some(score) = parse_rating(&post.text)
-            && let Some(case) = db.case_by_id(question.case_id).await?
-            && case.resolved_at.is_some()
-            && case.contact_id.is_some()
-            && case.contact_id == post.contact_id
-        {
-            if db.record_rating(&case, score, Some(post.id), &Actor::System("inbox".into())).await? {
-                filed.rated += 1;
-            }
-            continue;
-        }
-        let keys: Vec<&str> = [post.reply_to.as_deref(), post.conversation.as_deref()].into_iter().flatten().collect();
-        if let Some(id) = db.case_in_thread(post.platform, &keys).await?
-            && let Some(case) = db.case_by_id(id).await?
-        {
-            // A thank-you after the outcome needs nothing; a new question reopens it.
-            let needs_answer = routing::needs_answer(&tags.intent, tags.urgency, tags.spam);
-            if case.status != CaseStatus::Resolved || needs_answer {
-                db.add_post_to_case(&case, post.id, &Actor::System("inbox".into())).await?;
-                filed.joined += 1;
-            }
-            continue;
-        }
-        if !routing::needs_answer(&tags.intent, tags.urgency, tags.spam) {
-            continue;
-        }
-        let Some(account) = post.account_id else { continue };
-        let Some(account) = db.account(account).await? else { continue };
-        open_case(db, account.institution_id, post, tags).await?;
-        filed.opened += 1;
-    }
-    Ok(filed)
-}
-
-/// Opens a case for `post`, routed by the institution's rules, with deadlines from
-/// its policies and calendar, and the acknowledgement a rule asks for.
-async fn open_case(db: &Db, institution: InstitutionId, post: &Post, tags: &Tags) -> Result<Case> {
-    let rules = db.rules(institution).await?;
-    let topics: Vec<String> = tags.topics.iter().map(|t| t.topic.clone()).collect();
-    let author = match post.contact_id {
-        Some(contact) => db.contact(contact).await?.map(|c| c.handle).unwrap_or_default(),
-        None => String::new(),
-    };
-    let arrival = Arrival {
-        platform: post.platform,
-        account: post.account_id,
-        lang: tags.lang.as_deref(),
-        intent: &tags.intent,
-        topics: &topics,
-        urgency: tags.urgency,
-        spam: tags.spam,
-        text: &post.text,
-        author: &author,
-    };
-    let mut decision = routing::evaluate(&rules, &arrival);
-    // A rule may name a team or agent that is gone since: such an action is dropped.
-    if let Some(team) = decision.team
-        && !db.teams(institution).await?.iter().any(|t| t.id == team)
-    {
-        tracing::warn!(%institution, %team, "a routing rule names a team the institution does not have");
-        decision.team = None;
-    }
-    if let Some(agent) = decision.agent {
-        let usable = db
-            .user(agent)
-            .await?
-            .is_some_and(|u| u.institution_id == institution && u.active && u.role.can_work_cases());
-        if !usable {
-            tracing::warn!(%institution, %agent, "a routing rule names an agent who cannot take cases");
-            decision.agent = None;
-        }
-    }
-    let priority = decision.priority.unwrap_or_else(|| routing::default_priority(&tags.intent, tags.urgency));
-    let mut assignee = decision.agent;
-    if assignee.is_none()
-        && let Some(team) = decision.team
-    {
-        assignee = routing::pick_agent(&db.agent_loads(institution, team).await?);
-    }
-    let opened_at = Utc::now();
-    let due = deadlines_for(db, institution, priority, post.platform, opened_at).await?;
-    let actor = match decision.matched.as_slice() {
-        [] => Actor::System("inbox".into()),
-        matched => Actor::System(format!("rules:{}", matched.iter().map(i64::to_string).collect::<Vec<_>>().join(","))),
-    };
-    let new = NewCase {
-        institution_id: institution,
-        contact_id: post.contact_id,
-        subject: post.text.chars().take(120).collect(),
-        platform: Some(post.platform),
-        priority,
-        team_id: decision.team,
-        assignee,
-        tags: decision.tags.clone(),
-        first_response_due: due.first_response_due,
-        resolution_due: due.resolution_due,
-        post_ids: vec![post.id],
-    };
-    let case = db.create_case(&new, &actor).await?;
-    if let Some(answer) = decision.acknowledge {
-        let answers = db.canned_answers(institution).await?;
-        if let Some(answer) = answers.iter().find(|a| a.id == answer) {
-            let body = render_canned(db, answer, &case, None).await?;
-            queue_system_reply(db, &case, ReplyKind::Acknowledgement, &body, "ack", None).await?;
-        }
-    }
-    Ok(case)
-}
 
 async fn deadlines_for(
     db: &Db,
@@ -621,12 +450,31 @@ async fn render_canned(db: &Db, answer: &CannedAnswer, case: &Case, agent: Optio
         None => None,
     };
     let institution = db.institution(case.institution_id).await?.map(|i| i.name);
+    fill_canned(
+        answer,
+        &citizen.unwrap_or_default(),
+        &institution.unwrap_or_default(),
+        case.id,
+        agent,
+        case.outcome.as_deref(),
+    )
+}
+
+/// A canned answer's text with its variables filled in.
+fn fill_canned(
+    answer: &CannedAnswer,
+    citizen: &str,
+    institution: &str,
+    case: CaseId,
+    agent: Option<&User>,
+    outcome: Option<&str>,
+) -> Result<String> {
     let vars: BTreeMap<&str, String> = BTreeMap::from([
-        ("citizen", citizen.unwrap_or_default()),
-        ("case", case.id.to_string()),
-        ("institution", institution.unwrap_or_default()),
+        ("citizen", citizen.to_owned()),
+        ("case", case.to_string()),
+        ("institution", institution.to_owned()),
         ("agent", agent.map(|a| a.name.clone()).unwrap_or_default()),
-        ("outcome", case.outcome.clone().unwrap_or_default()),
+        ("outcome", outcome.unwrap_or_default().to_owned()),
     ]);
     canned::render(&answer.body, &vars).map_err(|e| InboxError::invalid(e.code(), e.to_string()))
 }

@@ -51,6 +51,7 @@ conformance! {
     any_text_and_payload_survive_storage,
     enrichments_are_stored_filtered_and_kept_current,
     referrals_notes_merges_and_the_inbox_listing,
+    cases_and_replies_are_written_in_batches,
     the_dashboard_counts_what_arrived_and_what_waits,
     the_outbox_and_inbox_configuration,
     public_responsiveness_and_weekly_counts,

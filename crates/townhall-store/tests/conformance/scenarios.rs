@@ -1,5 +1,6 @@
 //! One scenario per behaviour of `Db`; each runs unchanged on both backends.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -1054,13 +1055,13 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     assert!(db.add_note(&referred, region.id, rita.id, "  ", &[], &Actor::cli()).await.is_err());
 
     // Threads: a post continuing a case's conversation finds it; a closed case is not continued.
-    assert_eq!(db.case_in_thread(Platform::Mastodon, &["9", "3"]).await.unwrap(), Some(calm.id));
-    assert_eq!(db.case_of_post(p4).await.unwrap(), Some(calm.id));
+    assert_eq!(thread(&db, Platform::Mastodon, &["9", "3"]).await, Some(calm.id));
+    assert_eq!(db.cases_of_posts(&[p4, PostId(i64::MAX)]).await.unwrap(), HashMap::from([(p4, calm.id)]));
     db.add_post_aliases(&[(Platform::Mastodon, "local-4".into(), p4), (Platform::Mastodon, "local-4".into(), p1)])
         .await
         .unwrap();
-    assert_eq!(db.case_in_thread(Platform::Mastodon, &["local-4"]).await.unwrap(), Some(calm.id), "found by alias");
-    assert_eq!(db.case_in_thread(Platform::X, &["local-4"]).await.unwrap(), None, "aliases are per platform");
+    assert_eq!(thread(&db, Platform::Mastodon, &["local-4"]).await, Some(calm.id), "found by alias");
+    assert_eq!(thread(&db, Platform::X, &["local-4"]).await, None, "aliases are per platform");
     let p5 = db.ingest_post(&post("5", "Sigue la basura")).await.unwrap().post_id();
     let calm = db.add_post_to_case(&calm, p5, &Actor::cli()).await.unwrap();
     assert_eq!(db.case_posts(calm.id, muni.id).await.unwrap().len(), 3);
@@ -1074,7 +1075,7 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     assert_eq!(db.case_posts(merged.id, muni.id).await.unwrap().len(), 3);
     let closed = db.owned_case(split.id, muni.id).await.unwrap();
     assert_eq!((closed.status, closed.close_reason), (CaseStatus::Closed, Some(townhall_core::CloseReason::Duplicate)));
-    assert_eq!(db.case_in_thread(Platform::Mastodon, &["5"]).await.unwrap(), Some(calm.id));
+    assert_eq!(thread(&db, Platform::Mastodon, &["5"]).await, Some(calm.id));
 
     // Ratings: once per case.
     assert!(db.record_rating(&merged, 4, Some(p5), &Actor::cli()).await.unwrap());
@@ -1089,6 +1090,81 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     db.save_case_transition(&merged, &assigned, &assign, &events, &Actor::cli(), None).await.unwrap();
     let loads = db.agent_loads(muni.id, team.id).await.unwrap();
     assert_eq!(loads.iter().map(|l| (l.user, l.open_cases)).collect::<Vec<_>>(), [(ana.id, 1)]);
+}
+
+/// The open case each thread key names, the first key's first: what the inbox asks.
+async fn thread(db: &Db, platform: Platform, keys: &[&str]) -> Option<townhall_core::CaseId> {
+    let found = db.cases_in_threads(platform, keys).await.unwrap();
+    keys.iter().find_map(|key| found.get(*key).copied())
+}
+
+pub async fn cases_and_replies_are_written_in_batches(db: Db) {
+    let muni = db.create_institution(&institution("muni"), &Actor::cli()).await.unwrap();
+    let account = mastodon_account(&db, muni.id).await;
+    let [p1, p2, p3] = ingest_each(&db, &["1", "2", "3"]).await[..] else { unreachable!() };
+    let taken = db.create_case(&inbox_case(muni.id, vec![p3], None), &Actor::cli()).await.unwrap();
+
+    // Cases: all or none, ids in the order given, one audit event each.
+    let refused = db
+        .create_cases(&[
+            (inbox_case(muni.id, vec![p1], None), Actor::cli()),
+            (inbox_case(muni.id, vec![p3], None), Actor::cli()),
+        ])
+        .await;
+    assert_eq!(refused.unwrap_err().code(), "store.conflict", "a post is in one case");
+    assert_eq!(
+        db.cases_of_posts(&[p1, p2, p3]).await.unwrap(),
+        HashMap::from([(p3, taken.id)]),
+        "nothing of it stored"
+    );
+    let ids = db
+        .create_cases(&[
+            (inbox_case(muni.id, vec![p2], None), Actor::System("rules:7".into())),
+            (inbox_case(muni.id, vec![p1], None), Actor::System("inbox".into())),
+        ])
+        .await
+        .unwrap();
+    assert!(ids[0] < ids[1]);
+    assert_eq!(
+        db.cases_of_posts(&[p1, p2, p3]).await.unwrap(),
+        HashMap::from([(p2, ids[0]), (p1, ids[1]), (p3, taken.id)])
+    );
+    let events = db.audit_events(Some(muni.id), AuditEventId(0), 100).await.unwrap();
+    let created: Vec<_> =
+        events.iter().filter(|e| e.action == "case.create").map(|e| (e.object_id.clone(), e.actor.clone())).collect();
+    assert_eq!(
+        created[1..],
+        [(ids[0].to_string(), Actor::System("rules:7".into())), (ids[1].to_string(), Actor::System("inbox".into()))]
+    );
+
+    // Replies: all or none; a key already stored is skipped and told apart.
+    let ack = |case, post, key: &str, body: &str| NewReply {
+        case_id: case,
+        institution_id: muni.id,
+        user_id: None,
+        kind: ReplyKind::Acknowledgement,
+        post_id: post,
+        platform: Platform::Mastodon,
+        account_id: Some(account.id),
+        body: body.into(),
+        needs_approval: false,
+        idempotency_key: key.into(),
+        send_at: None,
+    };
+    let empty = db.queue_replies(&[ack(ids[0], p2, "a", "Recibido"), ack(ids[1], p1, "b", " ")], &Actor::cli()).await;
+    assert_eq!(empty.unwrap_err().code(), "store.invalid");
+    assert!(db.replies(ids[0]).await.unwrap().is_empty(), "nothing of it stored");
+    let first = db.queue_replies(&[ack(ids[0], p2, "a", "Recibido")], &Actor::cli()).await.unwrap();
+    let batch = db
+        .queue_replies(&[ack(ids[1], p1, "b", "Recibido, caso 2"), ack(ids[0], p2, "a", "Otra vez")], &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((batch[0].is_some(), batch[1]), (true, None));
+    let stored = db.replies(ids[0]).await.unwrap();
+    assert_eq!((stored.len(), Some(stored[0].id), stored[0].body.as_str()), (1, first[0], "Recibido"));
+    assert_eq!(db.replies(ids[1]).await.unwrap()[0].status, ReplyStatus::Queued);
+    let jobs = db.claim_jobs("outbox", &[SEND_REPLY_JOB], Duration::from_secs(60), Utc::now(), 10).await.unwrap();
+    assert_eq!(jobs.len(), 2, "one delivery job a reply");
 }
 
 pub async fn the_dashboard_counts_what_arrived_and_what_waits(db: Db) {
@@ -1199,7 +1275,7 @@ pub async fn the_outbox_and_inbox_configuration(db: Db) {
     assert!(stored.first_response_at.is_some());
     assert!(db.reply_sent(&queued, "110", None, 2, None).await.is_err(), "a sent reply is sent once");
     assert_eq!(db.reply_by_external_id(Platform::Mastodon, "109").await.unwrap().map(|r| r.id), Some(queued.id));
-    assert_eq!(db.case_in_thread(Platform::Mastodon, &["109"]).await.unwrap(), Some(case.id));
+    assert_eq!(thread(&db, Platform::Mastodon, &["109"]).await, Some(case.id));
 
     // Approval, failure and retry.
     let held = db.queue_reply(&reply("k2", true), &Actor::User(lead.id)).await.unwrap();

@@ -783,3 +783,92 @@ async fn posts_stored_long_ago_are_history_and_open_no_case() {
     let fresh = townhall::inbox::Arrived { post, tags };
     assert_eq!(townhall::inbox::file_posts(&db, &[fresh]).await.unwrap().opened, 1);
 }
+
+/// One batch of the analysis worker: a thread begun and continued within it is one
+/// case, the team's agents share its new cases by load, and each new case is
+/// acknowledged once, naming its own number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_files_threads_shares_the_team_and_acknowledges_each_case() {
+    use townhall::inbox::{Arrived, Filed, file_posts};
+    use townhall_core::canned::CannedAnswer;
+    use townhall_core::routing::{Rule, RuleAction};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&DbOptions::new(format!("sqlite://{}", dir.path().join("t.db").display()))).await.unwrap();
+    let muni = institution(&db, "valparaiso", "Municipalidad de Valparaíso", Level::Local).await;
+    let water = db.create_team(muni, "Agua", &Actor::cli()).await.unwrap().id;
+    user(&db, muni, "ana@muni.cl", Role::Agent, Some(water)).await;
+    user(&db, muni, "beto@muni.cl", Role::Agent, Some(water)).await;
+    let account = townhall_core::AccountId(account(&db, muni, Platform::X, "muni", Some("99")).await);
+    let answer = CannedAnswer { id: 0, name: "recibido".into(), lang: "es".into(), body: "Caso {{case}}.".into() };
+    let answer = db.create_canned_answer(muni, &answer, &Actor::cli()).await.unwrap();
+    let rule = Rule {
+        id: 0,
+        name: "Todo al agua".into(),
+        position: 1,
+        enabled: true,
+        conditions: Vec::new(),
+        actions: vec![RuleAction::AssignTeam { team: water }, RuleAction::Acknowledge { canned_answer: answer.id }],
+        stop: false,
+    };
+    db.save_rule(muni, &rule, &Actor::cli()).await.unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let mut arrived = Vec::new();
+    // Three questions; the first is continued by its author, the reply listed first.
+    for (n, reply_to) in [(4, Some("1")), (1, None), (2, None), (3, None)] {
+        let new = townhall_core::NewPost {
+            platform: Platform::X,
+            external_id: n.to_string(),
+            account_id: Some(account),
+            author: Some(townhall_core::NewContact {
+                external_id: format!("citizen-{}", n.min(3)),
+                handle: format!("vecino{}", n.min(3)),
+                display_name: None,
+            }),
+            text: format!("¿Cuándo vuelve el agua? ({n})"),
+            lang_hint: Some("es".into()),
+            created_at: start + chrono::Duration::minutes(n),
+            edited_at: None,
+            reply_to: reply_to.map(str::to_owned),
+            conversation: Some(reply_to.unwrap_or(&n.to_string()).to_owned()),
+            metrics: Default::default(),
+            entities: Default::default(),
+            raw: b"{}".to_vec(),
+        };
+        let id = db.ingest_post(&new).await.unwrap().post_id();
+        let tags = townhall_core::Tags {
+            analyzer_version: 1,
+            lang: Some("es".into()),
+            sentiment: None,
+            intent: "question".into(),
+            topics: Vec::new(),
+            urgency: 0.0,
+            spam: 0.0,
+            abuse: 0.0,
+            pii: false,
+        };
+        arrived.push(Arrived { post: db.post(id).await.unwrap().unwrap(), tags });
+    }
+    assert_eq!(file_posts(&db, &arrived).await.unwrap(), Filed { opened: 3, joined: 1, rated: 0 });
+    assert_eq!(file_posts(&db, &arrived).await.unwrap(), Filed::default(), "filed once");
+
+    let mut cases = db.cases(muni, None, 10).await.unwrap();
+    cases.sort_by_key(|c| c.id);
+    let posts: Vec<usize> = {
+        let mut counts = Vec::new();
+        for case in &cases {
+            counts.push(db.case_posts(case.id, muni).await.unwrap().len());
+        }
+        counts
+    };
+    assert_eq!(posts, [2, 1, 1], "the reply joined its question's case");
+    let mut assignees: Vec<_> = cases.iter().map(|c| c.assignee.unwrap()).collect();
+    assert_ne!(assignees[0], assignees[1], "the second case goes to the agent without one");
+    assignees.sort();
+    assignees.dedup();
+    assert_eq!(assignees.len(), 2);
+    for case in &cases {
+        let replies = db.replies(case.id).await.unwrap();
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].body, format!("Caso {}.", case.id));
+    }
+}
