@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chart;
 mod dashboard;
 pub mod i18n;
+pub mod intake;
 pub mod openapi;
 mod pages;
 mod public;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub db: Db,
     /// Webhook secrets.
     pub webhooks: WebhooksConfig,
+    /// Webhook deliveries waiting to be stored together.
+    pub intake: std::sync::Arc<intake::Intake>,
     /// Failed sign-ins, for rate limiting.
     pub limiter: std::sync::Arc<auth::LoginLimiter>,
     /// Whether the session cookie is marked `Secure` (HTTPS only; browsers also keep
@@ -55,6 +58,7 @@ impl AppState {
         AppState {
             db,
             webhooks,
+            intake: std::sync::Arc::default(),
             limiter: auth::limiter(),
             secure_cookies: true,
             loopback_endpoints: false,

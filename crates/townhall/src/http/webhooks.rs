@@ -18,6 +18,7 @@ use townhall_connectors::{Item, Parsed};
 use townhall_core::PlatformEvent;
 
 use super::AppState;
+use super::intake::NotStored;
 use crate::config::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -126,8 +127,9 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// Stores a verified delivery, or quarantines it when it cannot be read; only then
-/// answers 200. A storage failure answers 503 so the platform delivers it again.
+/// Stores a verified delivery (together with others arriving meanwhile: see
+/// [`super::intake`]), or quarantines it when it cannot be read; only then answers
+/// 200. A storage failure answers 503 so the platform delivers it again.
 async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) -> Response {
     let items = match parsed {
         Ok(items) => items,
@@ -137,12 +139,12 @@ async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) ->
                     tracing::warn!(source, code = error.code, id, "webhook delivery quarantined");
                     axum::Json(json!({ "quarantined": id, "code": error.code })).into_response()
                 }
-                Err(store) => unavailable(source, &store),
+                Err(store) => unavailable(source, &NotStored::from(&store)),
             };
         }
     };
     let mut skipped = 0;
-    let mut events: Vec<PlatformEvent> = items
+    let events: Vec<PlatformEvent> = items
         .into_iter()
         .filter_map(|item| match item {
             Item::Event(event) => Some(event),
@@ -152,22 +154,15 @@ async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) ->
             }
         })
         .collect();
-    match crate::attribute::Accounts::load(&state.db).await {
-        Ok(accounts) => accounts.attribute(&mut events, None),
-        Err(error) => {
-            tracing::error!(source, error = %format!("{error:#}"), "cannot read the accounts to attribute a delivery");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
-        }
-    }
-    match state.db.apply_events(&events).await {
-        Ok(outcomes) => axum::Json(json!({ "stored": outcomes.len(), "skipped": skipped })).into_response(),
-        Err(store) => unavailable(source, &store),
+    match state.intake.clone().store(state.db.clone(), events).await {
+        Ok(stored) => axum::Json(json!({ "stored": stored, "skipped": skipped })).into_response(),
+        Err(error) => unavailable(source, &error),
     }
 }
 
-fn unavailable(source: &str, error: &townhall_store::StoreError) -> Response {
-    tracing::error!(source, code = error.code(), %error, "webhook delivery not stored");
-    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": error.code() }))).into_response()
+fn unavailable(source: &str, error: &NotStored) -> Response {
+    tracing::error!(source, code = error.code, error = %error.message, "webhook delivery not stored");
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": error.code }))).into_response()
 }
 
 #[cfg(test)]
