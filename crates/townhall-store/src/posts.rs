@@ -1,6 +1,6 @@
 //! Posts: idempotent ingest with versions and tombstones, full-text search, export.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
@@ -82,6 +82,9 @@ pub struct PostStats {
     pub deleted: i64,
     /// Posts per platform, most first.
     pub by_platform: Vec<(Platform, i64)>,
+    /// Posts to each institution's accounts, by institution id; an institution with
+    /// none is left out.
+    pub by_institution: Vec<(InstitutionId, i64)>,
 }
 
 /// The job that analyses a post; enqueued with every new text, run once per version.
@@ -779,24 +782,31 @@ impl Db {
         rows.into_iter().map(Post::try_from).collect()
     }
 
-    /// Counts of posts, of one institution's accounts or of all.
-    pub async fn post_stats(&self, institution: Option<InstitutionId>) -> Result<PostStats> {
-        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
+    /// Counts of posts: all, per platform and per institution, in one pass.
+    pub async fn post_stats(&self) -> Result<PostStats> {
+        let rows: Vec<(Option<i64>, String, i64, i64)> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT p.platform, COUNT(*), COUNT(p.deleted_at) FROM posts p LEFT JOIN accounts a ON a.id = p.account_id \
-                 WHERE CAST($1 AS BIGINT) IS NULL OR a.institution_id = $1 GROUP BY p.platform ORDER BY COUNT(*) DESC, p.platform",
+                "SELECT a.institution_id, p.platform, COUNT(*), COUNT(p.deleted_at) FROM posts p \
+                 LEFT JOIN accounts a ON a.id = p.account_id GROUP BY a.institution_id, p.platform",
             )
-            .bind(institution.map(|i| i.0))
             .fetch_all(pool)
             .await
         })?;
         let mut stats = PostStats::default();
-        for (platform, count, deleted) in rows {
+        let mut by_platform: HashMap<Platform, i64> = HashMap::new();
+        let mut by_institution: BTreeMap<InstitutionId, i64> = BTreeMap::new();
+        for (institution, platform, count, deleted) in rows {
             stats.total += count;
             stats.deleted += deleted;
             let platform = platform.parse().map_err(|e| StoreError::corrupt_row("platform", e))?;
-            stats.by_platform.push((platform, count));
+            *by_platform.entry(platform).or_default() += count;
+            if let Some(institution) = institution {
+                *by_institution.entry(InstitutionId(institution)).or_default() += count;
+            }
         }
+        stats.by_platform = by_platform.into_iter().collect();
+        stats.by_platform.sort_by(|(p, n), (q, m)| m.cmp(n).then_with(|| p.as_str().cmp(q.as_str())));
+        stats.by_institution = by_institution.into_iter().collect();
         Ok(stats)
     }
 

@@ -217,7 +217,7 @@ pub async fn ingest_is_idempotent_and_keeps_raw_bytes(db: Db) {
     assert!(stored.contact_id.is_some());
     assert_eq!(db.post_by_external_id(Platform::Mastodon, "109").await.unwrap().map(|p| p.id), Some(id));
     assert_eq!(db.post_by_external_id(Platform::X, "109").await.unwrap(), None, "ids are unique per platform only");
-    assert_eq!(db.post_stats(None).await.unwrap().total, 1);
+    assert_eq!(db.post_stats().await.unwrap().total, 1);
     assert_eq!(db.job_counts().await.unwrap().queued, 1, "one analysis job for one text, enqueued with it");
 }
 
@@ -257,7 +257,7 @@ pub async fn deletions_become_tombstones(db: Db) {
     assert_eq!(db.ingest_post(&post("301", "llegó tarde")).await.unwrap(), IngestOutcome::FilledTombstone(early));
     let filled = db.post(early).await.unwrap().unwrap();
     assert_eq!((filled.text.as_str(), filled.version, filled.deleted_at), ("llegó tarde", 1, Some(t(3))));
-    assert_eq!(db.post_stats(None).await.unwrap().deleted, 2);
+    assert_eq!(db.post_stats().await.unwrap().deleted, 2);
 }
 
 pub async fn a_batch_is_stored_whole(db: Db) {
@@ -270,7 +270,7 @@ pub async fn a_batch_is_stored_whole(db: Db) {
     bad.account_id = Some(AccountId(999_999));
     assert!(db.ingest_posts(&[post("3", "tres"), bad]).await.is_err());
     assert_eq!(db.post_by_external_id(Platform::Mastodon, "3").await.unwrap(), None);
-    assert_eq!(db.post_stats(None).await.unwrap().total, 2);
+    assert_eq!(db.post_stats().await.unwrap().total, 2);
 }
 
 pub async fn concurrent_ingest_of_one_post_stores_it_once(db: Db) {
@@ -287,7 +287,7 @@ pub async fn concurrent_ingest_of_one_post_stores_it_once(db: Db) {
         }
     }
     assert_eq!(inserted, 1);
-    assert_eq!(db.post_stats(None).await.unwrap().total, 1);
+    assert_eq!(db.post_stats().await.unwrap().total, 1);
 }
 
 pub async fn search_matches_words_phrases_and_filters(db: Db) {
@@ -328,9 +328,9 @@ pub async fn search_matches_words_phrases_and_filters(db: Db) {
 
     let recent = ids(db.recent_posts(&PostFilter::default(), 2).await.unwrap());
     assert_eq!(recent, ["2", "4"], "newest first, then by id");
-    let stats = db.post_stats(Some(valpo.id)).await.unwrap();
-    assert_eq!((stats.total, stats.by_platform.clone()), (1, vec![(Platform::Mastodon, 1)]));
-    assert_eq!(db.post_stats(None).await.unwrap().by_platform, vec![(Platform::Mastodon, 3), (Platform::X, 1)]);
+    let stats = db.post_stats().await.unwrap();
+    assert_eq!(stats.by_platform, vec![(Platform::Mastodon, 3), (Platform::X, 1)]);
+    assert_eq!((stats.total, stats.by_institution), (4, vec![(valpo.id, 1)]), "posts to no account count in the total");
 }
 
 pub async fn cases_are_scoped_and_transitions_audited(db: Db) {
@@ -721,7 +721,7 @@ pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
     assert_eq!((edited.text.as_str(), edited.version), ("mensaje corregido", 2));
     assert_eq!(db.post_versions(id_of(599)).await.unwrap().len(), 2);
     assert!(db.post(id_of(598)).await.unwrap().unwrap().deleted_at.is_some());
-    assert_eq!(db.post_stats(None).await.unwrap().total, 1201);
+    assert_eq!(db.post_stats().await.unwrap().total, 1201);
     // 1,200 new posts, an edit and a filled tombstone: one analysis each.
     assert_eq!(db.job_counts().await.unwrap().queued, 1202);
     // One contact per author, named as the author's last post in the batch says.
@@ -751,7 +751,7 @@ pub async fn a_large_mixed_batch_is_stored_as_one_by_one_would(db: Db) {
     // A like of a post that arrived after it the first time counts now that it is held.
     assert!(unexpected.iter().all(|o| matches!(o, EventOutcome::Engaged(Some(_), true))), "{unexpected:?}");
     assert_eq!(unexpected.len(), 47);
-    assert_eq!(db.post_stats(None).await.unwrap().total, 1201);
+    assert_eq!(db.post_stats().await.unwrap().total, 1201);
     assert_eq!(db.job_counts().await.unwrap().queued, 1202);
 }
 

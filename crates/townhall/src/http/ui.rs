@@ -90,6 +90,7 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
     let accounts = db.accounts(None).await?;
     let now = Utc::now();
     let all_series = db.all_metric_series(now - Duration::days(HISTORY_DAYS), now).await?;
+    let stats = db.post_stats().await?;
     let mut views = Vec::with_capacity(institutions.len());
     for institution in &institutions {
         let mut account_views = Vec::new();
@@ -109,14 +110,13 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
             parent: institution.parent.and_then(|p| institutions.iter().find(|i| i.id == p)).map(|p| p.name.clone()),
             jurisdiction: institution.jurisdiction.clone(),
             accounts: account_views,
-            posts: db.post_stats(Some(institution.id)).await?.total,
+            posts: stats.by_institution.iter().find(|(i, _)| *i == institution.id).map_or(0, |(_, n)| *n),
             cases: CaseStatus::ALL
                 .iter()
                 .map(|s| (s.as_str(), cases.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n)))
                 .collect(),
         });
     }
-    let stats = db.post_stats(None).await?;
     Ok(Overview {
         t,
         institutions: views,

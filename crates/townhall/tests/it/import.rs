@@ -144,7 +144,7 @@ fn write_corpus(path: &Path, n: usize) {
 /// Posts committed so far, read beside the importer (WAL lets a reader see every
 /// committed batch).
 fn count_posts(runtime: &tokio::runtime::Runtime, db: &Db) -> i64 {
-    runtime.block_on(db.post_stats(None)).map(|s| s.total).unwrap_or(0)
+    runtime.block_on(db.post_stats()).map(|s| s.total).unwrap_or(0)
 }
 
 #[test]

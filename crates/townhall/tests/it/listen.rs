@@ -390,7 +390,7 @@ async fn a_listener_killed_with_sigkill_resumes_without_loss_or_duplicates() {
     let second = listen(dir.path());
     until("every post after the restart", || async {
         let filter = townhall_store::PostFilter { platform: Some(Platform::Bluesky), ..Default::default() };
-        db.post_stats(None).await.unwrap().total == total && db.recent_posts(&filter, 1).await.unwrap().len() == 1
+        db.post_stats().await.unwrap().total == total && db.recent_posts(&filter, 1).await.unwrap().len() == 1
     })
     .await;
     std::process::Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
