@@ -740,6 +740,21 @@ async fn acknowledgements_canned_answers_approvals_notes_and_failed_deliveries()
     }
 }
 
+/// The analysis of a Spanish question that needs an answer.
+fn question() -> townhall_core::Tags {
+    townhall_core::Tags {
+        analyzer_version: 1,
+        lang: Some("es".into()),
+        sentiment: None,
+        intent: "question".into(),
+        topics: Vec::new(),
+        urgency: 0.0,
+        spam: 0.0,
+        abuse: 0.0,
+        pii: false,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_stored_long_ago_are_history_and_open_no_case() {
     let dir = tempfile::tempdir().unwrap();
@@ -762,17 +777,7 @@ async fn posts_stored_long_ago_are_history_and_open_no_case() {
         raw: br#"{"id":"1"}"#.to_vec(),
     };
     let id = db.ingest_post(&new).await.unwrap().post_id();
-    let tags = townhall_core::Tags {
-        analyzer_version: 1,
-        lang: Some("es".into()),
-        sentiment: None,
-        intent: "question".into(),
-        topics: Vec::new(),
-        urgency: 0.0,
-        spam: 0.0,
-        abuse: 0.0,
-        pii: false,
-    };
+    let tags = question();
     let mut post = db.post(id).await.unwrap().unwrap();
     // Re-analysed after an upgrade, a post from last week is not news.
     post.received_at -= chrono::Duration::days(10);
@@ -835,18 +840,7 @@ async fn one_batch_files_threads_shares_the_team_and_acknowledges_each_case() {
             raw: b"{}".to_vec(),
         };
         let id = db.ingest_post(&new).await.unwrap().post_id();
-        let tags = townhall_core::Tags {
-            analyzer_version: 1,
-            lang: Some("es".into()),
-            sentiment: None,
-            intent: "question".into(),
-            topics: Vec::new(),
-            urgency: 0.0,
-            spam: 0.0,
-            abuse: 0.0,
-            pii: false,
-        };
-        arrived.push(Arrived { post: db.post(id).await.unwrap().unwrap(), tags });
+        arrived.push(Arrived { post: db.post(id).await.unwrap().unwrap(), tags: question() });
     }
     assert_eq!(file_posts(&db, &arrived).await.unwrap(), Filed { opened: 3, joined: 1, rated: 0 });
     assert_eq!(file_posts(&db, &arrived).await.unwrap(), Filed::default(), "filed once");
