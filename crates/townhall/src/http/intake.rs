@@ -16,6 +16,10 @@ use crate::attribute::Accounts;
 /// Events stored in one transaction at most: a burst is written in transactions of
 /// about this size, each answered as soon as it commits.
 const MAX_EVENTS: usize = 2_000;
+/// Events waiting at most: past this a delivery is refused at once (503, and the
+/// platform delivers it again later) rather than held in memory for as long as the
+/// surge lasts.
+const MAX_WAITING: usize = 50_000;
 
 /// Why a delivery was not stored: a stable code and words, for the log and the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +41,15 @@ type Answer = oneshot::Sender<Result<usize, NotStored>>;
 /// Webhook deliveries waiting to be stored, and the turn to store them.
 #[derive(Debug, Default)]
 pub struct Intake {
-    waiting: Mutex<Vec<(Vec<PlatformEvent>, Answer)>>,
+    waiting: Mutex<Waiting>,
     writing: tokio::sync::Mutex<()>,
+}
+
+/// The deliveries waiting, oldest first, and how many events they hold.
+#[derive(Debug, Default)]
+struct Waiting {
+    deliveries: Vec<(Vec<PlatformEvent>, Answer)>,
+    events: usize,
 }
 
 impl Intake {
@@ -47,7 +58,17 @@ impl Intake {
     /// were stored, once they are durable.
     pub async fn store(self: Arc<Self>, db: Db, events: Vec<PlatformEvent>) -> Result<usize, NotStored> {
         let (answer, stored) = oneshot::channel();
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).push((events, answer));
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            if waiting.events > 0 && waiting.events + events.len() > MAX_WAITING {
+                return Err(NotStored {
+                    code: "intake.busy",
+                    message: format!("{} events are waiting to be stored; deliver this again later", waiting.events),
+                });
+            }
+            waiting.events += events.len();
+            waiting.deliveries.push((events, answer));
+        }
         // The write runs on a task of its own, so a client that hangs up cannot cut
         // it short for the deliveries stored with its own.
         tokio::spawn(async move { self.write_waiting(&db).await });
@@ -64,14 +85,18 @@ impl Intake {
             let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
             let mut events = 0;
             let take = waiting
+                .deliveries
                 .iter()
                 .take_while(|(delivery, _)| {
                     let fits = events == 0 || events + delivery.len() <= MAX_EVENTS;
-                    events += delivery.len();
+                    if fits {
+                        events += delivery.len();
+                    }
                     fits
                 })
                 .count();
-            waiting.drain(..take).collect()
+            waiting.events -= events;
+            waiting.deliveries.drain(..take).collect()
         };
         if !group.is_empty() {
             write(db, group).await;
@@ -162,6 +187,25 @@ mod tests {
                 assert!(db.post_by_external_id(Platform::X, &id).await.unwrap().is_some(), "{id} stored");
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delivery_is_refused_at_once_while_too_many_events_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir).await;
+        let intake = Arc::new(Intake::default());
+        // A write under way holds the turn, so what arrives meanwhile waits.
+        let turn = intake.writing.lock().await;
+        let first = tokio::spawn(intake.clone().store(db.clone(), vec![post("1"); MAX_WAITING - 1]));
+        while intake.waiting.lock().unwrap().events == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = intake.clone().store(db.clone(), vec![post("2"), post("3")]).await.unwrap_err();
+        assert_eq!(refused.code, "intake.busy");
+        drop(turn);
+        assert_eq!(first.await.unwrap(), Ok(MAX_WAITING - 1), "what waited is stored");
+        assert!(db.post_by_external_id(Platform::X, "2").await.unwrap().is_none());
+        assert_eq!(intake.clone().store(db.clone(), vec![post("2")]).await, Ok(1), "and the intake takes more again");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,7 +161,12 @@ async fn receive(state: &AppState, source: &str, body: &[u8], parsed: Parsed) ->
 }
 
 fn unavailable(source: &str, error: &NotStored) -> Response {
-    tracing::error!(source, code = error.code, error = %error.message, "webhook delivery not stored");
+    // A busy intake is a surge doing what it does; anything else is a fault.
+    if error.code == "intake.busy" {
+        tracing::warn!(source, code = error.code, "webhook delivery refused until the backlog drains");
+    } else {
+        tracing::error!(source, code = error.code, error = %error.message, "webhook delivery not stored");
+    }
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": error.code }))).into_response()
 }
 
