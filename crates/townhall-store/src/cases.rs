@@ -455,9 +455,9 @@ impl Db {
                           AND c.first_response_due < $13, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
                           AND c.resolution_due < $13, FALSE)))) \
                      AND (CAST($16 AS BIGINT) IS NULL OR c.contact_id = $16) \
-                     AND (CAST($14 AS TEXT) IS NULL OR EXISTS (",
+                     AND (CAST($14 AS TEXT) IS NULL OR ",
                     $text,
-                    ")) ORDER BY c.id DESC LIMIT $15"
+                    ") ORDER BY c.id DESC LIMIT $15"
                 )
             };
         }
@@ -485,16 +485,18 @@ impl Db {
         }
         let rows: Vec<CaseRow> = match self {
             Db::Sqlite(pool) => {
+                // The match runs once for the whole list: inside a per-case EXISTS, SQLite
+                // ran the full-text query again for every case it looked at.
                 let sql = filters!(
-                    "SELECT 1 FROM case_posts cp JOIN posts_fts f ON f.rowid = cp.post_id \
-                     WHERE cp.case_id = c.id AND posts_fts MATCH $14"
+                    "c.id IN (SELECT cp.case_id FROM posts_fts f JOIN case_posts cp ON cp.post_id = f.rowid \
+                     WHERE posts_fts MATCH $14)"
                 );
                 bound!(sql, query.text.as_ref().map(fts5_match)).fetch_all(pool).await?
             }
             Db::Postgres(pool) => {
                 let sql = filters!(
-                    "SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id WHERE cp.case_id = c.id \
-                     AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $14))"
+                    "EXISTS (SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id WHERE cp.case_id = c.id \
+                     AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $14)))"
                 );
                 bound!(sql, query.text.as_ref().map(tsquery)).fetch_all(pool).await?
             }

@@ -62,7 +62,7 @@ pub async fn file_posts(db: &Db, arrived: &[Arrived]) -> Result<Filed> {
     order.sort_by_key(|a| (a.post.created_at, a.post.id));
     // Mastodon replies name their parent by the instance's local id, not the URI the
     // parent is stored under: remember it, so the reply finds the parent's case.
-    let aliases: Vec<(Platform, String, PostId)> = order
+    let aliases: Vec<(Platform, String, PostId)> = arrived
         .iter()
         .filter(|a| a.post.platform == Platform::Mastodon)
         .filter_map(|a| {
