@@ -23,6 +23,16 @@ pub struct NewEnrichment {
     pub detail: serde_json::Value,
 }
 
+/// A post's analysis made before the post is stored (an import analyses what it
+/// reads): written with the post, in its transaction, instead of a queued job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// What routing and filters act on.
+    pub tags: Tags,
+    /// The whole enrichment, as the analyzer gave it.
+    pub detail: serde_json::Value,
+}
+
 /// The update half of the enrichment upsert, the same on both backends.
 macro_rules! upsert_enrichment {
     () => {
@@ -35,6 +45,74 @@ macro_rules! upsert_enrichment {
 
 type EnrichmentRow = (i32, Option<String>, Option<f64>, String, f64, f64, f64, bool, String);
 
+/// The statements of [`save_enrichments_in_tx`], per backend.
+pub(crate) struct EnrichmentStatements {
+    pub(crate) upsert: &'static str,
+    pub(crate) clear: &'static str,
+    pub(crate) insert_topics: &'static str,
+}
+
+/// Stores a batch of enrichments inside an open write transaction with three
+/// statements (see [`Db::save_enrichments`]); evaluates to `Result<u64>`, how many
+/// were stored. A macro because each backend has its own transaction type.
+macro_rules! save_enrichments_in_tx {
+    ($tx:ident, $statements:expr, $batch:expr, $now:expr) => {
+        async {
+            let statements: &$crate::enrichments::EnrichmentStatements = &$statements;
+            let now: chrono::DateTime<chrono::Utc> = $now;
+            let latest = $crate::enrichments::latest_per_post($batch);
+            if latest.is_empty() {
+                return Ok::<u64, $crate::StoreError>(0);
+            }
+            let stored: Vec<i64> = sqlx::query_scalar(statements.upsert)
+                .bind($crate::enrichments::enrichment_rows(&latest))
+                .bind(now)
+                .fetch_all(&mut *$tx)
+                .await?;
+            let stored_ids = serde_json::Value::from(stored.clone()).to_string();
+            sqlx::query(statements.clear).bind(stored_ids).execute(&mut *$tx).await?;
+            sqlx::query(statements.insert_topics)
+                .bind($crate::enrichments::topic_rows(&latest, &stored))
+                .execute(&mut *$tx)
+                .await?;
+            Ok(stored.len() as u64)
+        }
+    };
+}
+pub(crate) use save_enrichments_in_tx;
+
+/// One enrichment per post (a post can have two jobs in one batch): the last wins.
+pub(crate) fn latest_per_post(batch: &[NewEnrichment]) -> Vec<&NewEnrichment> {
+    let mut at: HashMap<PostId, usize> = HashMap::with_capacity(batch.len());
+    let mut latest: Vec<&NewEnrichment> = Vec::with_capacity(batch.len());
+    for e in batch {
+        match at.get(&e.post_id) {
+            Some(&i) => latest[i] = e,
+            None => {
+                at.insert(e.post_id, latest.len());
+                latest.push(e);
+            }
+        }
+    }
+    latest
+}
+
+/// The rows of an upsert, as one JSON parameter.
+pub(crate) fn enrichment_rows(latest: &[&NewEnrichment]) -> String {
+    let rows: Vec<serde_json::Value> = latest
+        .iter()
+        .map(|e| {
+            let t = &e.tags;
+            serde_json::json!({
+                "id": e.post_id.0, "v": e.post_version, "a": t.analyzer_version, "l": t.lang,
+                "s": t.sentiment, "i": t.intent, "u": t.urgency, "sp": t.spam, "ab": t.abuse,
+                "pii": t.pii, "d": e.detail.to_string(),
+            })
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
+}
+
 impl Db {
     /// Stores analyses in one transaction of three statements, whatever the batch
     /// size (the batch travels as one JSON parameter). An analysis of a version the
@@ -42,34 +120,22 @@ impl Db {
     /// will analyse the new text. Topics a staff member set are kept. Returns how
     /// many were stored.
     pub async fn save_enrichments(&self, batch: &[NewEnrichment], now: DateTime<Utc>) -> Result<u64> {
-        // One row per post (a post can have two jobs in one batch): the last wins.
-        let mut at: HashMap<PostId, usize> = HashMap::with_capacity(batch.len());
-        let mut latest: Vec<&NewEnrichment> = Vec::with_capacity(batch.len());
-        for e in batch {
-            match at.get(&e.post_id) {
-                Some(&i) => latest[i] = e,
-                None => {
-                    at.insert(e.post_id, latest.len());
-                    latest.push(e);
-                }
-            }
-        }
-        let rows: Vec<serde_json::Value> = latest
-            .iter()
-            .map(|e| {
-                let t = &e.tags;
-                serde_json::json!({
-                    "id": e.post_id.0, "v": e.post_version, "a": t.analyzer_version, "l": t.lang,
-                    "s": t.sentiment, "i": t.intent, "u": t.urgency, "sp": t.spam, "ab": t.abuse,
-                    "pii": t.pii, "d": e.detail.to_string(),
-                })
-            })
-            .collect();
-        let rows = serde_json::Value::from(rows).to_string();
-        // The backends differ only in how they read JSON.
-        let (upsert, clear, insert_topics) = match self {
-            Db::Sqlite(_) => (
-                concat!(
+        let statements = self.enrichment_statements();
+        let stored = on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let stored = save_enrichments_in_tx!(tx, statements, batch, now).await?;
+            tx.commit().await?;
+            stored
+        });
+        Ok(stored)
+    }
+
+    /// The three statements that store enrichments; the backends differ only in how
+    /// they read JSON.
+    pub(crate) fn enrichment_statements(&self) -> EnrichmentStatements {
+        match self {
+            Db::Sqlite(_) => EnrichmentStatements {
+                upsert: concat!(
                     "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
                      urgency, spam, abuse, pii, detail, analyzed_at) \
                      SELECT p.id, p.version, json_extract(j.value, '$.a'), json_extract(j.value, '$.l'), \
@@ -80,13 +146,13 @@ impl Db {
                      AND p.version = json_extract(j.value, '$.v') WHERE true",
                     upsert_enrichment!()
                 ),
-                "DELETE FROM post_topics WHERE source = 'analysis' AND post_id IN (SELECT value FROM json_each($1))",
-                "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                clear: "DELETE FROM post_topics WHERE source = 'analysis' AND post_id IN (SELECT value FROM json_each($1))",
+                insert_topics: "INSERT INTO post_topics (post_id, topic, confidence, source) \
                  SELECT json_extract(j.value, '$.p'), json_extract(j.value, '$.t'), json_extract(j.value, '$.c'), \
                  'analysis' FROM json_each($1) j WHERE true ON CONFLICT (post_id, topic) DO NOTHING",
-            ),
-            Db::Postgres(_) => (
-                concat!(
+            },
+            Db::Postgres(_) => EnrichmentStatements {
+                upsert: concat!(
                     "INSERT INTO enrichments (post_id, post_version, analyzer_version, lang, sentiment, intent, \
                      urgency, spam, abuse, pii, detail, analyzed_at) \
                      SELECT p.id, p.version, (j->>'a')::int, j->>'l', (j->>'s')::real, j->>'i', (j->>'u')::real, \
@@ -95,23 +161,13 @@ impl Db {
                      AND p.version = (j->>'v')::int",
                     upsert_enrichment!()
                 ),
-                "DELETE FROM post_topics WHERE source = 'analysis' \
+                clear: "DELETE FROM post_topics WHERE source = 'analysis' \
                  AND post_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
-                "INSERT INTO post_topics (post_id, topic, confidence, source) \
+                insert_topics: "INSERT INTO post_topics (post_id, topic, confidence, source) \
                  SELECT (j->>'p')::bigint, j->>'t', (j->>'c')::real, 'analysis' \
                  FROM jsonb_array_elements($1::jsonb) j ON CONFLICT (post_id, topic) DO NOTHING",
-            ),
-        };
-        let stored: Vec<i64> = on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let stored: Vec<i64> = sqlx::query_scalar(upsert).bind(&rows).bind(now).fetch_all(&mut *tx).await?;
-            let stored_ids = serde_json::Value::from(stored.clone()).to_string();
-            sqlx::query(clear).bind(stored_ids).execute(&mut *tx).await?;
-            sqlx::query(insert_topics).bind(topic_rows(&latest, &stored)).execute(&mut *tx).await?;
-            tx.commit().await?;
-            stored
-        });
-        Ok(stored.len() as u64)
+            },
+        }
     }
 
     /// A post's stored analysis: its tags (topics from analysis and staff) and the
@@ -322,7 +378,7 @@ impl Db {
 }
 
 /// The analysis topics of the stored posts, as the JSON array the topic insert reads.
-fn topic_rows(batch: &[&NewEnrichment], stored: &[i64]) -> String {
+pub(crate) fn topic_rows(batch: &[&NewEnrichment], stored: &[i64]) -> String {
     let stored: HashSet<i64> = stored.iter().copied().collect();
     let rows: Vec<serde_json::Value> = batch
         .iter()

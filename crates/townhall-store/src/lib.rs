@@ -36,7 +36,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use cases::{Access, Breach, CaseQuery, DeadlineKind, Load, NewCase, PeriodCount, TeamLoad};
 pub use directory::{NewAccount, NewUser, UserChange};
-pub use enrichments::NewEnrichment;
+pub use enrichments::{Analysis, NewEnrichment};
 pub use error::StoreError;
 pub use inbox::AccountCredentials;
 pub use jobs::{Job, JobCounts, NewJob};

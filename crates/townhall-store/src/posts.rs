@@ -9,6 +9,7 @@ use townhall_core::{
     StoredPostHead,
 };
 
+use crate::enrichments::{Analysis, NewEnrichment, save_enrichments_in_tx};
 use crate::jobs::enqueue_all_in_tx;
 use crate::rows::{PostRow, PostVersionRow, contact_binds, post_columns};
 use crate::{BeginWrite, Db, NewJob, Result, StoreError, json_list, on_pool, storable_text};
@@ -187,11 +188,14 @@ impl<'a> Incoming<'a> {
 /// few set-based statements whatever its length, so a batch costs a handful of round
 /// trips to the database rather than five a post; evaluates to
 /// `Result<Vec<IngestOutcome>>`, one per post in order. What to do with each post is
-/// decided by [`Ingest::decide`], as for a single post. A macro because each backend
-/// has its own transaction type.
+/// decided by [`Ingest::decide`], as for a single post. Each new text's analysis is
+/// taken from `$analyses` (by position) into `$enrichments` when the caller made one,
+/// else queued as a job. A macro because each backend has its own transaction type.
 macro_rules! ingest_run_in_tx {
-    ($tx:ident, $posts:expr, $now:expr) => {
+    ($tx:ident, $posts:expr, $analyses:expr, $enrichments:expr, $now:expr) => {
         async {
+            let analyses: &mut [Option<Analysis>] = $analyses;
+            let enrichments: &mut Vec<NewEnrichment> = $enrichments;
             let now: DateTime<Utc> = $now;
             let incoming: Vec<Incoming<'_>> = $posts.map(Incoming::new).collect();
 
@@ -389,8 +393,18 @@ macro_rules! ingest_run_in_tx {
                         .push_bind(row.post.raw.as_slice());
                 });
                 versions.build().execute(&mut *$tx).await?;
-                let jobs: Vec<NewJob> = written.iter().map(|&(_, id, version)| analyze_job(id, version)).collect();
-                enqueue_all_in_tx!($tx, now, &jobs).await?;
+                let mut jobs: Vec<NewJob> = Vec::new();
+                for &(at, id, version) in &written {
+                    match analyses.get_mut(at).and_then(Option::take) {
+                        Some(Analysis { tags, detail }) => {
+                            enrichments.push(NewEnrichment { post_id: PostId(id), post_version: version, tags, detail })
+                        }
+                        None => jobs.push(analyze_job(id, version)),
+                    }
+                }
+                if !jobs.is_empty() {
+                    enqueue_all_in_tx!($tx, now, &jobs).await?;
+                }
             }
             outcomes.into_iter().collect::<Option<Vec<_>>>().ok_or(StoreError::NotFound("ingest outcome"))
         }
@@ -453,7 +467,7 @@ macro_rules! apply_in_tx {
             let now: DateTime<Utc> = $now;
             Ok::<_, StoreError>(match $event {
                 PlatformEvent::Post(post) => {
-                    let stored = ingest_run_in_tx!($tx, std::iter::once(post), now).await?;
+                    let stored = ingest_run_in_tx!($tx, std::iter::once(post), &mut [], &mut Vec::new(), now).await?;
                     EventOutcome::Post(stored.into_iter().next().ok_or(StoreError::NotFound("ingest outcome"))?)
                 }
                 PlatformEvent::Deleted { platform, external_id, at, raw } => {
@@ -597,25 +611,43 @@ impl Db {
     /// tombstones; hides flag the post and keep the event; a like or repost counts
     /// once per key and its withdrawal undoes it. Nothing is ever physically deleted.
     pub async fn apply_events(&self, events: &[PlatformEvent]) -> Result<Vec<EventOutcome>> {
+        self.apply_analysed_events(events, Vec::new()).await
+    }
+
+    /// [`Db::apply_events`] for events whose posts the caller has analysed already:
+    /// `analyses[i]` is the analysis of `events[i]`'s post (missing or `None` where
+    /// there is none). A new text is stored with its analysis in the same
+    /// transaction, and no analysis job is queued for it.
+    pub async fn apply_analysed_events(
+        &self,
+        events: &[PlatformEvent],
+        mut analyses: Vec<Option<Analysis>>,
+    ) -> Result<Vec<EventOutcome>> {
         let now = Utc::now();
+        analyses.resize(events.len(), None);
+        let statements = self.enrichment_statements();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut outcomes = Vec::with_capacity(events.len());
-            let mut rest = events;
-            while let Some(first) = rest.first() {
-                let run = post_run(rest);
+            let mut enrichments = Vec::new();
+            let mut at = 0;
+            while at < events.len() {
+                let run = post_run(&events[at..]);
                 if run == 0 {
-                    outcomes.push(apply_in_tx!(tx, first, now).await?);
-                    rest = &rest[1..];
+                    outcomes.push(apply_in_tx!(tx, &events[at], now).await?);
+                    at += 1;
                 } else {
-                    let posts = rest[..run].iter().filter_map(|event| match event {
+                    let posts = events[at..at + run].iter().filter_map(|event| match event {
                         PlatformEvent::Post(post) => Some(post),
                         _ => None,
                     });
-                    outcomes.extend(ingest_run_in_tx!(tx, posts, now).await?.into_iter().map(EventOutcome::Post));
-                    rest = &rest[run..];
+                    let analyses = &mut analyses[at..at + run];
+                    let stored = ingest_run_in_tx!(tx, posts, analyses, &mut enrichments, now).await?;
+                    outcomes.extend(stored.into_iter().map(EventOutcome::Post));
+                    at += run;
                 }
             }
+            save_enrichments_in_tx!(tx, statements, &enrichments, now).await?;
             tx.commit().await?;
             Ok(outcomes)
         })

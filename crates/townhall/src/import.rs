@@ -12,19 +12,18 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use townhall_connectors::detect::{self, Layout};
 use townhall_connectors::frame::{BadRecord, Framer, Record};
 use townhall_connectors::{Format, Item, ParseError, generic};
 use townhall_core::PlatformEvent;
-use townhall_store::{Db, EventOutcome, IngestOutcome};
+use townhall_store::{Analysis, Db, EventOutcome, IngestOutcome};
 
 use crate::understand::Worker;
 
@@ -70,8 +69,9 @@ pub struct ImportSummary {
     pub quarantine: Option<PathBuf>,
     /// Why items were skipped, with how many each.
     pub skipped_reasons: BTreeMap<String, u64>,
-    /// Posts analysed afterwards (language, sentiment, intent, topics, …), so they
-    /// are searchable and filterable by their tags when the command returns.
+    /// Posts analysed (language, sentiment, intent, topics, …) and stored with their
+    /// analysis, so they are searchable and filterable by their tags when the
+    /// command returns.
     pub analysed: u64,
 }
 
@@ -120,42 +120,25 @@ struct Reject {
     raw: Vec<u8>,
 }
 
-/// Imports every file of `request` into `db` and analyses what it stores, at the same
-/// time: while the next batches are read and stored, `worker` analyses the stored ones
-/// on the other cores. Returns when both are done, so every post imported is tagged
-/// and searchable by its tags.
+/// Imports every file of `request` into `db`, each post stored with its analysis:
+/// `worker` analyses a batch while the one before it is written. Then it analyses
+/// whatever analysis jobs were already queued (an import cut short by an older
+/// version), so every post imported is tagged and searchable by its tags when it
+/// returns.
 pub async fn run_and_analyse(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::Result<ImportSummary> {
-    let stored = Notify::new();
-    let finished = AtomicBool::new(false);
-    let importing = async {
-        let result = run(db, request, &stored).await;
-        finished.store(true, Ordering::Release);
-        stored.notify_one();
-        result
-    };
-    let analysing = async {
-        let mut analysed = 0;
-        loop {
-            // Read before the batch: when the import had finished, a batch that finds
-            // nothing means nothing is left.
-            let finished = finished.load(Ordering::Acquire);
-            let n = worker.run_batch(db).await?;
-            analysed += n as u64;
-            if n == 0 {
-                if finished {
-                    return Ok::<_, anyhow::Error>(analysed);
-                }
-                stored.notified().await;
-            }
+    let mut summary = run(db, request, worker).await?;
+    loop {
+        let n = worker.run_batch(db).await?;
+        if n == 0 {
+            return Ok(summary);
         }
-    };
-    let (mut summary, analysed) = tokio::try_join!(importing, analysing)?;
-    summary.analysed = analysed;
-    Ok(summary)
+        summary.analysed += n as u64;
+    }
 }
 
-/// Imports every file of `request` into `db`, telling `stored` after each batch.
-async fn run(db: &Db, request: &ImportRequest, stored: &Notify) -> anyhow::Result<ImportSummary> {
+/// Imports every file of `request` into `db`: one thread reads and parses, `worker`
+/// analyses, and the store writes, each on its own batch at the same time.
+async fn run(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::Result<ImportSummary> {
     let inputs = check_inputs(request)?;
     let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = progress_bar(total);
@@ -165,33 +148,52 @@ async fn run(db: &Db, request: &ImportRequest, stored: &Notify) -> anyhow::Resul
     let format = request.format;
     let reader = tokio::task::spawn_blocking(move || read_all(&inputs, format, &tx));
 
+    // One batch waits analysed while the one before it is written.
+    let (analysed_tx, mut analysed_rx) = mpsc::channel::<(Batch, Vec<Option<Analysis>>)>(1);
+    let analysing = async move {
+        while let Some(mut batch) = rx.recv().await {
+            accounts.attribute(&mut batch.events, None);
+            let (events, analyses) = worker.analyse_events(db, std::mem::take(&mut batch.events)).await?;
+            batch.events = events;
+            if analysed_tx.send((batch, analyses)).await.is_err() {
+                break;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    };
     let mut summary = ImportSummary::default();
     let mut quarantine = Quarantine::new(request.quarantine.clone());
-    let mut done_before = 0u64;
-    while let Some(mut batch) = rx.recv().await {
-        accounts.attribute(&mut batch.events, None);
-        let outcomes = db.apply_events(&batch.events).await.context("storing a batch")?;
-        stored.notify_one();
-        for outcome in outcomes {
-            count(&mut summary, outcome);
+    let storing = async {
+        let mut done_before = 0u64;
+        while let Some((batch, analyses)) = analysed_rx.recv().await {
+            let analysed: Vec<bool> = analyses.iter().map(Option::is_some).collect();
+            let outcomes = db.apply_analysed_events(&batch.events, analyses).await.context("storing a batch")?;
+            for (outcome, analysed) in outcomes.into_iter().zip(analysed) {
+                if analysed && !matches!(outcome, EventOutcome::Post(IngestOutcome::Duplicate(_))) {
+                    summary.analysed += 1;
+                }
+                count(&mut summary, outcome);
+            }
+            for reason in batch.skipped {
+                summary.skipped += 1;
+                *summary.skipped_reasons.entry(reason).or_default() += 1;
+            }
+            for reject in &batch.rejects {
+                quarantine.write(reject)?;
+            }
+            summary.rejected += batch.rejects.len() as u64;
+            summary.read += batch.records;
+            if batch.position < done_before {
+                done_before = 0;
+            }
+            bar.inc(batch.position - done_before);
+            done_before = batch.position;
+            let seconds = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{} records, {:.0}/s", summary.read, summary.read as f64 / seconds));
         }
-        for reason in batch.skipped {
-            summary.skipped += 1;
-            *summary.skipped_reasons.entry(reason).or_default() += 1;
-        }
-        for reject in &batch.rejects {
-            quarantine.write(reject)?;
-        }
-        summary.rejected += batch.rejects.len() as u64;
-        summary.read += batch.records;
-        if batch.position < done_before {
-            done_before = 0;
-        }
-        bar.inc(batch.position - done_before);
-        done_before = batch.position;
-        let seconds = bar.elapsed().as_secs_f64().max(0.001);
-        bar.set_message(format!("{} records, {:.0}/s", summary.read, summary.read as f64 / seconds));
-    }
+        Ok::<_, anyhow::Error>(())
+    };
+    tokio::try_join!(analysing, storing)?;
     reader.await.context("the reading thread stopped")??;
     bar.finish_and_clear();
     summary.quarantine = quarantine.finish()?;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use townhall_analysis::spam::{NearDuplicates, fingerprint};
 use townhall_analysis::{AccountSignals, Context, Enrichment, Taxonomy, TopicModel, analyze, language, lexicon};
-use townhall_core::{AccountId, InstitutionId, Post, PostId, TagSource, Tags, TopicTag};
-use townhall_store::{Db, NewEnrichment};
+use townhall_core::{AccountId, InstitutionId, NewPost, PlatformEvent, Post, PostId, TagSource, Tags, TopicTag};
+use townhall_store::{Analysis, Db, NewEnrichment};
 
 use crate::inbox;
 use crate::listen::Shutdown;
@@ -108,7 +108,17 @@ impl Worker {
         let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
         // Analysis is CPU work: off the async threads that serve requests.
         let (near, batch, work) = tokio::task::spawn_blocking(move || {
-            let batch = enrich_all(&work, &mut near);
+            let subjects: Vec<_> = work.iter().map(|(post, topics)| (Subject::stored(post), topics.clone())).collect();
+            let batch: Vec<NewEnrichment> = enrich_all(&subjects, &mut near)
+                .into_iter()
+                .zip(&work)
+                .map(|(Analysis { tags, detail }, (post, _))| NewEnrichment {
+                    post_id: post.id,
+                    post_version: post.version,
+                    tags,
+                    detail,
+                })
+                .collect();
             (near, batch, work)
         })
         .await
@@ -136,6 +146,47 @@ impl Worker {
         }
         db.complete_jobs(&done, &self.name).await?;
         Ok(jobs.len())
+    }
+
+    /// Analyses the posts among `events` before they are stored (the import does,
+    /// so each post is stored with its analysis and no job): returns the events and,
+    /// by position, each post's analysis (`None` for other events).
+    pub async fn analyse_events(
+        &mut self,
+        db: &Db,
+        events: Vec<PlatformEvent>,
+    ) -> anyhow::Result<(Vec<PlatformEvent>, Vec<Option<Analysis>>)> {
+        let mut topics: Vec<Option<Arc<Topics>>> = Vec::with_capacity(events.len());
+        for event in &events {
+            topics.push(match event {
+                PlatformEvent::Post(post) => match self.institution(db, post.account_id).await? {
+                    Some(institution) => Some(self.topics(db, institution).await?),
+                    None => None,
+                },
+                _ => None,
+            });
+        }
+        let mut near = self.near.take().unwrap_or_else(|| NearDuplicates::new(NEAR_DUPLICATE_WINDOW));
+        let (near, analyses, events) = tokio::task::spawn_blocking(move || {
+            let subjects: Vec<_> = events
+                .iter()
+                .zip(topics)
+                .filter_map(|(event, topics)| match event {
+                    PlatformEvent::Post(post) => Some((Subject::incoming(post), topics)),
+                    _ => None,
+                })
+                .collect();
+            let mut analysed = enrich_all(&subjects, &mut near).into_iter();
+            let analyses: Vec<Option<Analysis>> = events
+                .iter()
+                .map(|event| matches!(event, PlatformEvent::Post(_)).then(|| analysed.next()).flatten())
+                .collect();
+            (near, analyses, events)
+        })
+        .await
+        .context("analysis thread")?;
+        self.near = Some(near);
+        Ok((events, analyses))
     }
 
     async fn institution(&mut self, db: &Db, account: Option<AccountId>) -> anyhow::Result<Option<InstitutionId>> {
@@ -191,10 +242,46 @@ impl Topics {
     }
 }
 
+/// What analysis reads of a post, stored or still to be stored.
+struct Subject<'a> {
+    text: &'a str,
+    lang_hint: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    raw: &'a [u8],
+    /// Who wrote it: the same text again from its own author is not a wave.
+    author: String,
+}
+
+impl<'a> Subject<'a> {
+    fn stored(post: &'a Post) -> Subject<'a> {
+        Subject {
+            text: &post.text,
+            lang_hint: post.lang_hint.as_deref(),
+            created_at: post.created_at,
+            raw: &post.raw,
+            author: post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string()),
+        }
+    }
+
+    fn incoming(post: &'a NewPost) -> Subject<'a> {
+        let author = match &post.author {
+            Some(author) => format!("{}:{}", post.platform, author.external_id),
+            None => format!("post:{}:{}", post.platform, post.external_id),
+        };
+        Subject {
+            text: &post.text,
+            lang_hint: post.lang_hint.as_deref(),
+            created_at: post.created_at,
+            raw: &post.raw,
+            author,
+        }
+    }
+}
+
 /// The analyses of a batch, in order, on every core: the near-duplicate counts
 /// first, in arrival order (each depends on the texts before it), then the rest of
 /// each post's analysis, which depends on nothing but the post.
-fn enrich_all(work: &[(Post, Option<Arc<Topics>>)], near: &mut NearDuplicates) -> Vec<NewEnrichment> {
+fn enrich_all(work: &[(Subject<'_>, Option<Arc<Topics>>)], near: &mut NearDuplicates) -> Vec<Analysis> {
     let duplicates: Vec<u32> = work.iter().map(|(post, _)| near_duplicates(post, near)).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS);
     let chunk = work.len().div_ceil(threads).max(1);
@@ -220,33 +307,27 @@ fn enrich_all(work: &[(Post, Option<Arc<Topics>>)], near: &mut NearDuplicates) -
 }
 
 /// How many recent posts by other authors carried nearly the same text.
-fn near_duplicates(post: &Post, near: &mut NearDuplicates) -> u32 {
-    let author = post.contact_id.map_or_else(|| format!("post:{}", post.id), |c| c.to_string());
-    fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &author))
+fn near_duplicates(post: &Subject<'_>, near: &mut NearDuplicates) -> u32 {
+    fingerprint(&lexicon::fold(post.text)).map_or(0, |print| near.observe(print, &post.author))
 }
 
 /// One post's analysis, ready to store.
-fn enrich(post: &Post, topics: Option<&Topics>, duplicates: u32) -> NewEnrichment {
+fn enrich(post: &Subject<'_>, topics: Option<&Topics>, duplicates: u32) -> Analysis {
     let context = Context {
-        declared_lang: post.lang_hint.as_deref(),
+        declared_lang: post.lang_hint,
         account: account_signals(post),
         duplicates,
         taxonomy: topics.and_then(|t| t.taxonomy.as_ref()),
         topic_model: topics.map(|t| &t.model),
         ..Context::default()
     };
-    let enrichment = analyze(&post.text, &context);
-    NewEnrichment {
-        post_id: post.id,
-        post_version: post.version,
-        tags: tags_of(&enrichment),
-        detail: serde_json::to_value(&enrichment).unwrap_or_default(),
-    }
+    let enrichment = analyze(post.text, &context);
+    Analysis { tags: tags_of(&enrichment), detail: serde_json::to_value(&enrichment).unwrap_or_default() }
 }
 
 /// The author's account signals, from what the platform sent with the post.
-fn account_signals(post: &Post) -> AccountSignals {
-    let Some(stats) = townhall_connectors::author_stats(&post.raw) else { return AccountSignals::default() };
+fn account_signals(post: &Subject<'_>) -> AccountSignals {
+    let Some(stats) = townhall_connectors::author_stats(post.raw) else { return AccountSignals::default() };
     let age_days = stats.created_at.map(|created| (post.created_at - created).num_minutes().max(0) as f32 / 1440.0);
     AccountSignals {
         age_days,
@@ -467,12 +548,12 @@ mod tests {
             hidden: false,
             raw: raw.to_vec(),
         };
-        let signals = account_signals(&post);
+        let signals = account_signals(&Subject::stored(&post));
         assert_eq!((signals.age_days, signals.posts_per_day), (Some(2.0), Some(450.0)));
-        let tags = enrich(&post, None, 0).tags;
+        let tags = enrich(&Subject::stored(&post), None, 0).tags;
         assert!(tags.spam > 0.6, "{tags:?}");
         let plain = townhall_core::Post { raw: br#"{"id":"1"}"#.to_vec(), ..post.clone() };
-        assert_eq!(enrich(&plain, None, 0).tags.spam, 0.0);
+        assert_eq!(enrich(&Subject::stored(&plain), None, 0).tags.spam, 0.0);
 
         // A batch analysed on several threads gives what one post after another gives:
         // in order, the same text from many accounts counted in arrival order.
@@ -487,14 +568,13 @@ mod tests {
                 (post, None)
             })
             .collect();
-        let together = enrich_all(&batch, &mut NearDuplicates::new(100));
+        let subjects: Vec<_> = batch.iter().map(|(post, topics)| (Subject::stored(post), topics.clone())).collect();
+        let together = enrich_all(&subjects, &mut NearDuplicates::new(100));
         let mut near = NearDuplicates::new(100);
-        let one_by_one: Vec<NewEnrichment> =
-            batch.iter().map(|(post, _)| enrich(post, None, near_duplicates(post, &mut near))).collect();
+        let one_by_one: Vec<Analysis> =
+            subjects.iter().map(|(post, _)| enrich(post, None, near_duplicates(post, &mut near))).collect();
         assert_eq!(together.len(), 60);
-        for (a, b) in together.iter().zip(&one_by_one) {
-            assert_eq!((a.post_id, &a.detail), (b.post_id, &b.detail));
-        }
+        assert_eq!(together, one_by_one);
         assert!(together[59].tags.spam > together[1].tags.spam, "the fortieth copy is more suspect than the first");
     }
 

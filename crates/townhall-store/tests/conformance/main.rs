@@ -50,6 +50,7 @@ conformance! {
     unreadable_records_are_quarantined_byte_for_byte,
     any_text_and_payload_survive_storage,
     enrichments_are_stored_filtered_and_kept_current,
+    posts_analysed_before_storing_are_stored_with_their_analysis,
     referrals_notes_merges_and_the_inbox_listing,
     cases_and_replies_are_written_in_batches,
     the_dashboard_counts_what_arrived_and_what_waits,

@@ -16,8 +16,8 @@ use townhall_core::{
     PostId, PostMetrics, Priority, Role, SearchQuery, TagSource, Tags, TopicTag, transition,
 };
 use townhall_store::{
-    Access, AccountCredentials, CaseQuery, Db, DeadlineKind, EventOutcome, IngestOutcome, NewAccount, NewCase,
-    NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError, UserChange,
+    Access, AccountCredentials, Analysis, CaseQuery, Db, DeadlineKind, EventOutcome, IngestOutcome, NewAccount,
+    NewCase, NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError, UserChange,
 };
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -945,6 +945,72 @@ pub async fn enrichments_are_stored_filtered_and_kept_current(db: Db) {
     let jobs = db.claim_jobs("w", &["analyze_post"], lease, now, 2).await.unwrap();
     assert_eq!(jobs.len(), 2, "a batch holds at most its limit");
     assert_eq!(db.complete_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>(), "other").await.unwrap(), 0);
+}
+
+pub async fn posts_analysed_before_storing_are_stored_with_their_analysis(db: Db) {
+    let analysis = |intent: &str, topic: &str| Analysis {
+        tags: tags(intent, "es", &[(topic, 0.7)]),
+        detail: serde_json::json!({ "intent": intent }),
+    };
+    let like = PlatformEvent::Engagement(Engagement {
+        platform: Platform::Mastodon,
+        key: "like-1".into(),
+        target: Some("1".into()),
+        kind: EngagementKind::Like,
+        active: true,
+    });
+    let edited = NewPost { text: "La basura sigue sin pasar".into(), edited_at: Some(t(5)), ..post("1", "La basura") };
+    let events = vec![
+        PlatformEvent::Post(post("1", "La basura")),
+        like,
+        PlatformEvent::Post(post("2", "¿Pasa el bus?")),
+        PlatformEvent::Post(edited),
+        PlatformEvent::Post(post("3", "sin análisis")),
+    ];
+    let analyses = vec![
+        Some(analysis("complaint", "waste")),
+        None,
+        Some(analysis("question", "transport")),
+        Some(analysis("complaint", "roads")),
+    ];
+    let outcomes = db.apply_analysed_events(&events, analyses.clone()).await.unwrap();
+    let [one, two, three] = [0, 2, 4].map(|i| match outcomes[i] {
+        EventOutcome::Post(outcome) => outcome.post_id(),
+        other => panic!("{other:?}"),
+    });
+    assert_eq!(outcomes[3], EventOutcome::Post(IngestOutcome::Edited(one, 2)));
+    // The edit's analysis is the one kept, for the version it was made of.
+    let (tags_one, detail) = db.enrichment(one).await.unwrap().unwrap();
+    assert_eq!((tags_one.intent.as_str(), tags_one.topics[0].topic.as_str()), ("complaint", "roads"));
+    assert_eq!(detail["intent"], "complaint");
+    assert_eq!(db.enrichment(two).await.unwrap().unwrap().0.topics[0].topic, "transport");
+    let filter = PostFilter { topic: Some("transport".into()), ..PostFilter::default() };
+    assert_eq!(db.recent_posts(&filter, 10).await.unwrap().len(), 1);
+    // Only the post that came without an analysis waits for one.
+    let lease = Duration::from_secs(60);
+    let later = Utc::now() + chrono::Duration::minutes(1);
+    let jobs = db.claim_jobs("w", &["analyze_post"], lease, later, 10).await.unwrap();
+    let queued: Vec<Option<i64>> = jobs.iter().map(|j| j.payload["post_id"].as_i64()).collect();
+    assert_eq!(queued, [Some(three.0)]);
+
+    // Again: nothing new, nothing queued, and the stored analyses stand.
+    let again = db.apply_analysed_events(&events, analyses).await.unwrap();
+    assert!(
+        again.iter().all(|o| matches!(o, EventOutcome::Post(IngestOutcome::Duplicate(_)) | EventOutcome::Engaged(..)))
+    );
+    assert!(db.claim_jobs("w", &["analyze_post"], lease, later, 10).await.unwrap().is_empty());
+    assert_eq!(db.enrichment(two).await.unwrap().unwrap().0.intent, "question");
+
+    // All or none: a batch that fails stores neither posts nor analyses.
+    let bad = vec![
+        PlatformEvent::Post(post("4", "nueva")),
+        PlatformEvent::Post(NewPost { account_id: Some(AccountId(999_999)), ..post("5", "x") }),
+    ];
+    let analysed = vec![Some(analysis("question", "water")), Some(analysis("question", "water"))];
+    assert!(db.apply_analysed_events(&bad, analysed).await.is_err());
+    assert_eq!(db.post_by_external_id(Platform::Mastodon, "4").await.unwrap(), None);
+    let filter = PostFilter { topic: Some("water".into()), ..PostFilter::default() };
+    assert!(db.recent_posts(&filter, 10).await.unwrap().is_empty());
 }
 
 /// A case of `institution` made of `posts`, due at the given times.
