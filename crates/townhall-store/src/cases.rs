@@ -230,6 +230,125 @@ macro_rules! referred_by {
     };
 }
 
+/// The statement of [`Db::list_cases`] for backend `$db`: only the filters `$query`
+/// gives, newest first; `$text` (the query already rendered for the backend) goes
+/// between `$text_open` and `$text_close`. A macro because the builder's type is the
+/// backend's.
+macro_rules! case_listing {
+    ($db:ty, $query:expr, $now:expr, $text:expr, $text_open:literal, $text_close:literal) => {{
+        let query: &CaseQuery = $query;
+        let now: DateTime<Utc> = $now;
+        let mut sql = sqlx::QueryBuilder::<$db>::new(select_cases!("WHERE "));
+        if query.referred_away {
+            sql.push("c.institution_id <> ").push_bind(query.institution.0);
+            sql.push(" AND EXISTS (SELECT 1 FROM case_referrals r WHERE r.case_id = c.id AND r.from_institution_id = ");
+            sql.push_bind(query.institution.0).push(")");
+        } else {
+            sql.push("c.institution_id = ").push_bind(query.institution.0);
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND c.status = ").push_bind(status.as_str());
+        }
+        if let Some(team) = query.team {
+            sql.push(" AND c.team_id = ").push_bind(team.0);
+        }
+        if let Some(assignee) = query.assignee {
+            sql.push(" AND c.assignee_id = ").push_bind(assignee.0);
+        }
+        if let Some(platform) = query.platform {
+            sql.push(" AND c.platform = ").push_bind(platform.as_str());
+        }
+        if let Some(contact) = query.contact {
+            sql.push(" AND c.contact_id = ").push_bind(contact.0);
+        }
+        // A tag filter probes each case's posts (`CROSS JOIN` fixes that order on
+        // SQLite): driven from the tag's index, SQLite 3.51 read every post with the
+        // tag for every case.
+        for (table, condition, value) in [
+            ("enrichments e", "e.intent = ", &query.intent),
+            ("enrichments e", "e.lang = ", &query.lang),
+            ("post_topics e", "e.topic = ", &query.topic),
+        ] {
+            if let Some(value) = value {
+                sql.push(" AND EXISTS (SELECT 1 FROM case_posts cp CROSS JOIN ")
+                    .push(table)
+                    .push(" WHERE cp.case_id = c.id AND e.post_id = cp.post_id AND ")
+                    .push(condition)
+                    .push_bind(value.as_str())
+                    .push(")");
+            }
+        }
+        if let Some(before) = query.before {
+            sql.push(" AND c.id < ").push_bind(before.0);
+        }
+        if let Some(state) = query.deadline {
+            // Past a deadline at `at`: the first answer or the resolution still owed.
+            let missed = |sql: &mut sqlx::QueryBuilder<$db>, at: DateTime<Utc>| {
+                sql.push("(COALESCE(c.first_response_at IS NULL AND c.first_response_due < ")
+                    .push_bind(at)
+                    .push(", FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL AND c.resolution_due < ")
+                    .push_bind(at)
+                    .push(", FALSE))");
+            };
+            // The institution's cases with a deadline owed in [from, to): read from the
+            // indexes of owed deadlines, so a few breached cases among a million are
+            // found without reading the rest.
+            let owed = |sql: &mut sqlx::QueryBuilder<$db>, from: Option<DateTime<Utc>>, to: DateTime<Utc>| {
+                for (i, (owed, due)) in [
+                    ("first_response_at IS NULL", "first_response_due"),
+                    ("resolved_at IS NULL AND closed_at IS NULL", "resolution_due"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    sql.push(if i == 0 {
+                        "c.id IN (SELECT id FROM cases WHERE institution_id = "
+                    } else {
+                        " UNION ALL SELECT id FROM cases WHERE institution_id = "
+                    });
+                    sql.push_bind(query.institution.0)
+                        .push(" AND ")
+                        .push(owed)
+                        .push(" AND ")
+                        .push(due)
+                        .push(" < ")
+                        .push_bind(to);
+                    if let Some(from) = from {
+                        sql.push(" AND ").push(due).push(" >= ").push_bind(from);
+                    }
+                }
+                sql.push(")");
+            };
+            sql.push(" AND c.status NOT IN ('resolved', 'closed') AND ");
+            match (state, query.referred_away) {
+                (DeadlineState::Breached, false) => owed(&mut sql, None, now),
+                (DeadlineState::Breached, true) => missed(&mut sql, now),
+                (DeadlineState::DueSoon, referred_away) => {
+                    sql.push("NOT ");
+                    missed(&mut sql, now);
+                    sql.push(" AND ");
+                    if referred_away {
+                        missed(&mut sql, now + DUE_SOON);
+                    } else {
+                        owed(&mut sql, Some(now), now + DUE_SOON);
+                    }
+                }
+                (_, _) => {
+                    sql.push("NOT ");
+                    missed(&mut sql, now);
+                    sql.push(" AND NOT ");
+                    missed(&mut sql, now + DUE_SOON);
+                }
+            }
+        }
+        if let Some(text) = $text {
+            sql.push(" AND ").push($text_open).push_bind(text).push($text_close);
+        }
+        sql.push(" ORDER BY c.id DESC LIMIT ").push_bind(query.limit.clamp(1, 500));
+        sql
+    }};
+}
+
 /// Writes `$after` over the stored case if it is still at `$before.version`; the
 /// number of rows updated (0 means someone else changed it first).
 macro_rules! update_case {
@@ -421,84 +540,43 @@ impl Db {
     }
 
     /// An inbox page: the cases matching `query`, newest first.
+    ///
+    /// The statement names only the filters given, so each backend can use the index
+    /// that fits (an institution's cases by id, or by status and id): with every
+    /// filter written as "absent or equal", SQLite scanned every case of the table
+    /// for a rare status.
     pub async fn list_cases(&self, query: &CaseQuery, now: DateTime<Utc>) -> Result<Vec<Case>> {
-        let limit = query.limit.clamp(1, 500);
-        let deadline = match query.deadline {
-            None => None,
-            Some(state @ (DeadlineState::Breached | DeadlineState::DueSoon | DeadlineState::OnTime)) => {
-                Some(state.as_str())
-            }
-            Some(other) => return Err(StoreError::Invalid(format!("cannot list cases by deadline state {other}"))),
-        };
-        // Shared by both backends; only the text match differs.
-        macro_rules! filters {
-            ($text:literal) => {
-                select_cases!(
-                    "WHERE (($2 = FALSE AND c.institution_id = $1) OR ($2 = TRUE AND c.institution_id <> $1 AND ",
-                    referred_by!("1"),
-                    ")) \
-                     AND (CAST($3 AS TEXT) IS NULL OR c.status = $3) \
-                     AND (CAST($4 AS BIGINT) IS NULL OR c.team_id = $4) \
-                     AND (CAST($5 AS BIGINT) IS NULL OR c.assignee_id = $5) \
-                     AND (CAST($6 AS TEXT) IS NULL OR c.platform = $6) \
-                     AND (CAST($7 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN enrichments e \
-                          ON e.post_id = cp.post_id WHERE cp.case_id = c.id AND e.intent = $7)) \
-                     AND (CAST($8 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN enrichments e \
-                          ON e.post_id = cp.post_id WHERE cp.case_id = c.id AND e.lang = $8)) \
-                     AND (CAST($9 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM case_posts cp JOIN post_topics t \
-                          ON t.post_id = cp.post_id WHERE cp.case_id = c.id AND t.topic = $9)) \
-                     AND (CAST($10 AS BIGINT) IS NULL OR c.id < $10) \
-                     AND (CAST($11 AS TEXT) IS NULL OR c.status NOT IN ('resolved', 'closed') AND ($11 = 'breached') = ((COALESCE(c.first_response_at IS NULL \
-                          AND c.first_response_due < $12, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
-                          AND c.resolution_due < $12, FALSE)) AND c.status <> 'closed') \
-                          AND ($11 = 'breached' OR ($11 = 'due_soon') = (COALESCE(c.first_response_at IS NULL \
-                          AND c.first_response_due < $13, FALSE) OR COALESCE(c.resolved_at IS NULL AND c.closed_at IS NULL \
-                          AND c.resolution_due < $13, FALSE)))) \
-                     AND (CAST($16 AS BIGINT) IS NULL OR c.contact_id = $16) \
-                     AND (CAST($14 AS TEXT) IS NULL OR ",
-                    $text,
-                    ") ORDER BY c.id DESC LIMIT $15"
-                )
-            };
-        }
-        // The same parameters on both backends; only the rendering of the search differs.
-        macro_rules! bound {
-            ($sql:expr, $text:expr) => {
-                sqlx::query_as($sql)
-                    .bind(query.institution.0)
-                    .bind(query.referred_away)
-                    .bind(query.status.map(CaseStatus::as_str))
-                    .bind(query.team.map(|t| t.0))
-                    .bind(query.assignee.map(|u| u.0))
-                    .bind(query.platform.map(Platform::as_str))
-                    .bind(query.intent.as_deref())
-                    .bind(query.lang.as_deref())
-                    .bind(query.topic.as_deref())
-                    .bind(query.before.map(|c| c.0))
-                    .bind(deadline)
-                    .bind(now)
-                    .bind(now + DUE_SOON)
-                    .bind($text)
-                    .bind(limit)
-                    .bind(query.contact.map(|c| c.0))
-            };
+        if let Some(other @ (DeadlineState::Met | DeadlineState::Missed)) = query.deadline {
+            return Err(StoreError::Invalid(format!("cannot list cases by deadline state {other}")));
         }
         let rows: Vec<CaseRow> = match self {
             Db::Sqlite(pool) => {
                 // The match runs once for the whole list: inside a per-case EXISTS, SQLite
                 // ran the full-text query again for every case it looked at.
-                let sql = filters!(
+                let text = query.text.as_ref().map(fts5_match);
+                let mut sql = case_listing!(
+                    sqlx::Sqlite,
+                    query,
+                    now,
+                    text,
                     "c.id IN (SELECT cp.case_id FROM posts_fts f JOIN case_posts cp ON cp.post_id = f.rowid \
-                     WHERE posts_fts MATCH $14)"
+                     WHERE posts_fts MATCH ",
+                    ")"
                 );
-                bound!(sql, query.text.as_ref().map(fts5_match)).fetch_all(pool).await?
+                sql.build_query_as().fetch_all(pool).await?
             }
             Db::Postgres(pool) => {
-                let sql = filters!(
+                let text = query.text.as_ref().map(tsquery);
+                let mut sql = case_listing!(
+                    sqlx::Postgres,
+                    query,
+                    now,
+                    text,
                     "EXISTS (SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id WHERE cp.case_id = c.id \
-                     AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $14)))"
+                     AND p.search @@ to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, ",
+                    ")))"
                 );
-                bound!(sql, query.text.as_ref().map(tsquery)).fetch_all(pool).await?
+                sql.build_query_as().fetch_all(pool).await?
             }
         };
         rows.into_iter().map(Case::try_from).collect()

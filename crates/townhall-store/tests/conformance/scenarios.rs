@@ -1080,6 +1080,25 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     assert_eq!(list(CaseQuery { text: Some(text), ..CaseQuery::new(muni.id) }).await, [late.id]);
     assert!(list(CaseQuery::new(stranger.id)).await.is_empty());
     assert_eq!(list(CaseQuery { contact: citizen, ..CaseQuery::new(muni.id) }).await, [late.id], "a citizen's cases");
+    let by_status = |status| CaseQuery { status: Some(status), ..CaseQuery::new(muni.id) };
+    assert_eq!(list(by_status(CaseStatus::New)).await, [calm.id, soon.id, late.id]);
+    assert!(list(by_status(CaseStatus::Open)).await.is_empty());
+    let complaint = NewEnrichment {
+        post_id: p4,
+        post_version: 1,
+        tags: tags("complaint", "es", &[("waste", 0.8)]),
+        detail: serde_json::json!({}),
+    };
+    db.save_enrichments(&[complaint], now).await.unwrap();
+    let by_tag = |intent: Option<&str>, topic: Option<&str>, lang: Option<&str>| CaseQuery {
+        intent: intent.map(Into::into),
+        topic: topic.map(Into::into),
+        lang: lang.map(Into::into),
+        ..CaseQuery::new(muni.id)
+    };
+    assert_eq!(list(by_tag(Some("complaint"), None, None)).await, [calm.id], "the tags of any of its posts");
+    assert_eq!(list(by_tag(None, Some("waste"), Some("es"))).await, [calm.id]);
+    assert!(list(by_tag(Some("question"), None, None)).await.is_empty());
 
     // Breaches are flagged once, with an audit event, and listed.
     let flagged = db.flag_breaches(now).await.unwrap();
@@ -1091,6 +1110,16 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     assert_eq!(db.breaches(muni.id, 10).await.unwrap().len(), 1);
     assert!(db.breaches(stranger.id, 10).await.unwrap().is_empty());
     assert!(audit_actions(&db).await.contains(&"case.deadline_breached".to_owned()));
+    // Another institution's late cases, one owing its first answer and one its
+    // resolution, are its own breaches and not in anyone else's list.
+    let other = db.create_institution(&institution("other"), &Actor::cli()).await.unwrap();
+    let past = Some(now - chrono::Duration::hours(1));
+    let unanswered = db.create_case(&inbox_case(other.id, vec![], past), &Actor::cli()).await.unwrap();
+    let unresolved = NewCase { resolution_due: past, ..inbox_case(other.id, vec![], None) };
+    let unresolved = db.create_case(&unresolved, &Actor::cli()).await.unwrap();
+    let breached = |institution| CaseQuery { deadline: Some(DeadlineState::Breached), ..CaseQuery::new(institution) };
+    assert_eq!(list(breached(other.id)).await, [unresolved.id, unanswered.id]);
+    assert_eq!(list(breached(muni.id)).await, [late.id]);
 
     // A referral moves ownership; the referrer keeps read access and nobody else sees it.
     let refer = CaseAction::Refer {
