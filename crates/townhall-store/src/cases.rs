@@ -292,7 +292,8 @@ macro_rules! case_listing {
             };
             // The institution's cases with a deadline owed in [from, to): read from the
             // indexes of owed deadlines, so a few breached cases among a million are
-            // found without reading the rest.
+            // found without reading the rest. The conditions are those of the partial
+            // indexes in migration 0007, word for word, or SQLite will not use them.
             let owed = |sql: &mut sqlx::QueryBuilder<$db>, from: Option<DateTime<Utc>>, to: DateTime<Utc>| {
                 for (i, (owed, due)) in [
                     ("first_response_at IS NULL", "first_response_due"),
@@ -323,6 +324,8 @@ macro_rules! case_listing {
             match (state, query.referred_away) {
                 (DeadlineState::Breached, false) => owed(&mut sql, None, now),
                 (DeadlineState::Breached, true) => missed(&mut sql, now),
+                // Refused by `list_cases` before the statement is built.
+                (DeadlineState::Met | DeadlineState::Missed, _) => {}
                 (DeadlineState::DueSoon, referred_away) => {
                     sql.push("NOT ");
                     missed(&mut sql, now);
@@ -333,7 +336,7 @@ macro_rules! case_listing {
                         owed(&mut sql, Some(now), now + DUE_SOON);
                     }
                 }
-                (_, _) => {
+                (DeadlineState::OnTime, _) => {
                     sql.push("NOT ");
                     missed(&mut sql, now);
                     sql.push(" AND NOT ");

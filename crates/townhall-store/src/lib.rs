@@ -288,9 +288,9 @@ pub(crate) fn json_list(ids: impl Iterator<Item = i64>) -> Result<String> {
     serde_json::to_string(&ids.collect::<Vec<_>>()).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-/// Replaces NUL, which PostgreSQL text refuses, so both backends store the same text.
-/// Raw payloads are bytes and keep their NULs.
-pub(crate) fn storable_text(text: &str) -> String {
+/// A text as the store keeps it: NUL, which PostgreSQL text refuses, replaced, so both
+/// backends store the same text. Raw payloads are bytes and keep their NULs.
+pub fn storable_text(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
 }
 

@@ -12,7 +12,7 @@
 //! a few topics, in Spanish, at the current analyzer version, so `serve` does not
 //! analyse them again), and filed by the code `serve`'s worker files with
 //! (`inbox::file_posts`): routed by the institution's rules to its teams and agents,
-//! with its deadlines, the older ones breached. The institution's automatic
+//! with deadlines that run from when it is filed. The institution's automatic
 //! acknowledgements are switched off first: a million of them would keep the outbox
 //! busy through the measurement. Prints one JSON object.
 
@@ -95,7 +95,7 @@ async fn run() -> anyhow::Result<()> {
                 }),
                 text,
                 lang_hint: Some("es".into()),
-                // Spread over the last three days, oldest first: the older ones are past their deadlines.
+                // Spread over the last three days, oldest first, as a backlog would be.
                 created_at: now - Duration::seconds(((cases - n) as i64 * 259_200) / cases.max(1) as i64),
                 edited_at: None,
                 reply_to: None,
@@ -137,7 +137,7 @@ async fn run() -> anyhow::Result<()> {
             .collect();
         let filed = file_posts(&db, &arrived).await?;
         if first == 0 && filed.opened == 0 {
-            bail!("the first {count} posts opened no case: are they to {slug}'s accounts, and does it route them?");
+            bail!("the first {count} posts opened no case: were they seeded before, or does {slug} not route them?");
         }
         first += count;
     }

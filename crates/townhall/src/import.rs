@@ -1,14 +1,16 @@
 //! `townhall import`: files of any size, in any format the connectors read, into the
 //! store, in bounded memory, with nothing lost.
 //!
-//! A blocking thread reads, frames and parses (CPU work) while the async side stores
-//! batches (database work), connected by a channel of a few batches so memory stays
-//! flat. Each batch is one transaction: what is reported imported is durable, and
-//! running the same file again stores nothing new. A record that cannot be read goes
+//! A blocking thread reads, frames and parses while the worker analyses the batch
+//! before and the store writes the one before that, connected by channels of a few
+//! batches so memory stays flat. Each batch is one transaction, its posts stored with
+//! their analysis: what is reported imported is durable and tagged, and running the
+//! same file again stores nothing new (its posts are analysed again before they are
+//! found stored). A record that cannot be read goes
 //! to the quarantine file, exactly as it was, with where it was and why; the run goes
 //! on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -120,25 +122,12 @@ struct Reject {
     raw: Vec<u8>,
 }
 
-/// Imports every file of `request` into `db`, each post stored with its analysis:
-/// `worker` analyses a batch while the one before it is written. Then it analyses
-/// whatever analysis jobs were already queued (an import cut short by an older
-/// version), so every post imported is tagged and searchable by its tags when it
-/// returns.
+/// Imports every file of `request` into `db`, each post stored with its analysis, so
+/// every post imported is tagged and searchable by its tags when it returns: one
+/// thread reads and parses, `worker` analyses, and the store writes, each on its own
+/// batch at the same time. Analysis jobs already queued are left to `serve`, which
+/// files what they tag into the inbox.
 pub async fn run_and_analyse(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::Result<ImportSummary> {
-    let mut summary = run(db, request, worker).await?;
-    loop {
-        let n = worker.run_batch(db).await?;
-        if n == 0 {
-            return Ok(summary);
-        }
-        summary.analysed += n as u64;
-    }
-}
-
-/// Imports every file of `request` into `db`: one thread reads and parses, `worker`
-/// analyses, and the store writes, each on its own batch at the same time.
-async fn run(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::Result<ImportSummary> {
     let inputs = check_inputs(request)?;
     let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = progress_bar(total);
@@ -168,12 +157,19 @@ async fn run(db: &Db, request: &ImportRequest, worker: &mut Worker) -> anyhow::R
         while let Some((batch, analyses)) = analysed_rx.recv().await {
             let analysed: Vec<bool> = analyses.iter().map(Option::is_some).collect();
             let outcomes = db.apply_analysed_events(&batch.events, analyses).await.context("storing a batch")?;
+            // A post stored and edited in one batch is one post analysed.
+            let mut tagged = HashSet::new();
             for (outcome, analysed) in outcomes.into_iter().zip(analysed) {
-                if analysed && !matches!(outcome, EventOutcome::Post(IngestOutcome::Duplicate(_))) {
-                    summary.analysed += 1;
+                if let EventOutcome::Post(
+                    IngestOutcome::Inserted(id) | IngestOutcome::Edited(id, _) | IngestOutcome::FilledTombstone(id),
+                ) = outcome
+                    && analysed
+                {
+                    tagged.insert(id);
                 }
                 count(&mut summary, outcome);
             }
+            summary.analysed += tagged.len() as u64;
             for reason in batch.skipped {
                 summary.skipped += 1;
                 *summary.skipped_reasons.entry(reason).or_default() += 1;

@@ -1,7 +1,9 @@
-//! Understand: the worker that analyses stored posts (the `analyze_post` jobs ingest
-//! enqueues, and re-analysis when the analyzer changes), and `townhall analyze`,
-//! which analyses lines of standard input.
+//! Understand: the worker that analyses posts — stored ones (the `analyze_post` jobs
+//! ingest enqueues, and re-analysis when the analyzer changes) and, for an import,
+//! posts about to be stored — and `townhall analyze`, which analyses lines of
+//! standard input.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use serde::Serialize;
 use townhall_analysis::spam::{NearDuplicates, fingerprint};
 use townhall_analysis::{AccountSignals, Context, Enrichment, Taxonomy, TopicModel, analyze, language, lexicon};
 use townhall_core::{AccountId, InstitutionId, NewPost, PlatformEvent, Post, PostId, TagSource, Tags, TopicTag};
-use townhall_store::{Analysis, Db, NewEnrichment};
+use townhall_store::{Analysis, Db, NewEnrichment, storable_text};
 
 use crate::inbox;
 use crate::listen::Shutdown;
@@ -244,7 +246,7 @@ impl Topics {
 
 /// What analysis reads of a post, stored or still to be stored.
 struct Subject<'a> {
-    text: &'a str,
+    text: Cow<'a, str>,
     lang_hint: Option<&'a str>,
     created_at: DateTime<Utc>,
     raw: &'a [u8],
@@ -255,7 +257,7 @@ struct Subject<'a> {
 impl<'a> Subject<'a> {
     fn stored(post: &'a Post) -> Subject<'a> {
         Subject {
-            text: &post.text,
+            text: Cow::Borrowed(&post.text),
             lang_hint: post.lang_hint.as_deref(),
             created_at: post.created_at,
             raw: &post.raw,
@@ -268,13 +270,10 @@ impl<'a> Subject<'a> {
             Some(author) => format!("{}:{}", post.platform, author.external_id),
             None => format!("post:{}:{}", post.platform, post.external_id),
         };
-        Subject {
-            text: &post.text,
-            lang_hint: post.lang_hint.as_deref(),
-            created_at: post.created_at,
-            raw: &post.raw,
-            author,
-        }
+        // Analysed as it will be stored, so what the analysis points at is in the text.
+        let text =
+            if post.text.contains('\0') { Cow::Owned(storable_text(&post.text)) } else { Cow::Borrowed(&*post.text) };
+        Subject { text, lang_hint: post.lang_hint.as_deref(), created_at: post.created_at, raw: &post.raw, author }
     }
 }
 
@@ -308,7 +307,7 @@ fn enrich_all(work: &[(Subject<'_>, Option<Arc<Topics>>)], near: &mut NearDuplic
 
 /// How many recent posts by other authors carried nearly the same text.
 fn near_duplicates(post: &Subject<'_>, near: &mut NearDuplicates) -> u32 {
-    fingerprint(&lexicon::fold(post.text)).map_or(0, |print| near.observe(print, &post.author))
+    fingerprint(&lexicon::fold(&post.text)).map_or(0, |print| near.observe(print, &post.author))
 }
 
 /// One post's analysis, ready to store.
@@ -321,7 +320,7 @@ fn enrich(post: &Subject<'_>, topics: Option<&Topics>, duplicates: u32) -> Analy
         topic_model: topics.map(|t| &t.model),
         ..Context::default()
     };
-    let enrichment = analyze(post.text, &context);
+    let enrichment = analyze(&post.text, &context);
     Analysis { tags: tags_of(&enrichment), detail: serde_json::to_value(&enrichment).unwrap_or_default() }
 }
 
@@ -576,6 +575,27 @@ mod tests {
         assert_eq!(together.len(), 60);
         assert_eq!(together, one_by_one);
         assert!(together[59].tags.spam > together[1].tags.spam, "the fortieth copy is more suspect than the first");
+    }
+
+    #[test]
+    fn a_post_about_to_be_stored_is_analysed_as_it_will_be_stored() {
+        let post = NewPost {
+            platform: townhall_core::Platform::X,
+            external_id: "1".into(),
+            account_id: None,
+            author: None,
+            text: "sin agua\0 desde ayer".into(),
+            lang_hint: None,
+            created_at: chrono::DateTime::default(),
+            edited_at: None,
+            reply_to: None,
+            conversation: None,
+            metrics: Default::default(),
+            entities: Default::default(),
+            raw: Vec::new(),
+        };
+        let subject = Subject::incoming(&post);
+        assert_eq!((subject.text.as_ref(), subject.author.as_str()), ("sin agua\u{FFFD} desde ayer", "post:x:1"));
     }
 
     #[test]

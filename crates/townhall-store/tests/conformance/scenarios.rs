@@ -1139,6 +1139,10 @@ pub async fn referrals_notes_merges_and_the_inbox_listing(db: Db) {
     assert_eq!(db.owned_case(soon.id, muni.id).await.unwrap_err().code(), "store.not_found");
     assert_eq!(db.case_posts(soon.id, muni.id).await.unwrap().len(), 1, "the referrer reads the thread");
     assert_eq!(list(CaseQuery { referred_away: true, ..CaseQuery::new(muni.id) }).await, [soon.id]);
+    let away = |state| CaseQuery { referred_away: true, deadline: Some(state), ..CaseQuery::new(muni.id) };
+    assert_eq!(list(away(DeadlineState::OnTime)).await, [soon.id], "the region owes its answer in 4 hours");
+    assert!(list(away(DeadlineState::Breached)).await.is_empty());
+    assert!(list(away(DeadlineState::DueSoon)).await.is_empty());
     assert_eq!(list(CaseQuery::new(region.id)).await, [soon.id]);
     let chain = db.referrals(soon.id).await.unwrap();
     assert_eq!((chain.len(), chain[0].from, chain[0].to, chain[0].user_id), (1, muni.id, region.id, Some(ana.id)));
