@@ -12,6 +12,7 @@ pub mod intake;
 pub mod openapi;
 mod pages;
 mod public;
+pub mod recent;
 mod ui;
 mod webhooks;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub intake: std::sync::Arc<intake::Intake>,
     /// Failed sign-ins, for rate limiting.
     pub limiter: std::sync::Arc<auth::LoginLimiter>,
+    /// The overview's post counts, at most [`POST_STATS_MAX_AGE`] old.
+    pub post_stats: std::sync::Arc<recent::Recent<townhall_store::PostStats>>,
     /// Whether the session cookie is marked `Secure` (HTTPS only; browsers also keep
     /// it on `http://localhost`).
     pub secure_cookies: bool,
@@ -60,12 +63,17 @@ impl AppState {
             webhooks,
             intake: std::sync::Arc::default(),
             limiter: auth::limiter(),
+            post_stats: std::sync::Arc::new(recent::Recent::new(POST_STATS_MAX_AGE)),
             secure_cookies: true,
             loopback_endpoints: false,
             public_url: None,
         }
     }
 }
+
+/// How old the overview's post counts may be: counting every post is a scan of the
+/// whole table.
+pub const POST_STATS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// No inline script or style, nothing from other origins, never framed; scripts may
 /// fetch only from this server (the inbox's live list).

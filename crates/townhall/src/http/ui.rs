@@ -90,7 +90,13 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
     let accounts = db.accounts(None).await?;
     let now = Utc::now();
     let all_series = db.all_metric_series(now - Duration::days(HISTORY_DAYS), now).await?;
-    let stats = db.post_stats().await?;
+    let stats = state
+        .post_stats
+        .get(|| {
+            let db = db.clone();
+            async move { db.post_stats().await }
+        })
+        .await?;
     let mut views = Vec::with_capacity(institutions.len());
     for institution in &institutions {
         let mut account_views = Vec::new();
