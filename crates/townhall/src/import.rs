@@ -6,9 +6,8 @@
 //! batches so memory stays flat. Each batch is one transaction, its posts stored with
 //! their analysis: what is reported imported is durable and tagged, and running the
 //! same file again stores nothing new (its posts are analysed again before they are
-//! found stored). A record that cannot be read goes
-//! to the quarantine file, exactly as it was, with where it was and why; the run goes
-//! on.
+//! found stored). A record that cannot be read goes to the quarantine file, exactly as
+//! it was, with where it was and why; the run goes on.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;

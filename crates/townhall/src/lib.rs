@@ -171,7 +171,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 paths,
                 quarantine: quarantine.unwrap_or_else(|| import::default_quarantine_path(chrono::Utc::now())),
             };
-            let mut worker = understand::Worker::new(&format!("import:{}", std::process::id())).archive_only();
+            // It analyses without filing: an imported archive is searchable, but its
+            // old posts open no cases.
+            let mut worker = understand::Worker::new(&format!("import:{}", std::process::id()));
             let result = import::run_and_analyse(&db, &request, &mut worker).await;
             db.close().await;
             let summary = result?;

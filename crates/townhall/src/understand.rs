@@ -48,7 +48,6 @@ pub struct Worker {
     institutions: HashMap<AccountId, Option<InstitutionId>>,
     institutions_topics: HashMap<InstitutionId, (Instant, Arc<Topics>)>,
     near: Option<NearDuplicates>,
-    file_cases: bool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -68,14 +67,7 @@ impl Worker {
             institutions: HashMap::new(),
             institutions_topics: HashMap::new(),
             near: Some(NearDuplicates::new(NEAR_DUPLICATE_WINDOW)),
-            file_cases: true,
         }
-    }
-
-    /// A worker that tags posts without filing them into the inbox: an imported
-    /// archive is searchable, but its old posts open no cases.
-    pub fn archive_only(self) -> Worker {
-        Worker { file_cases: false, ..self }
     }
 
     /// Analyses one batch of queued posts; returns how many jobs it took. If the
@@ -132,19 +124,17 @@ impl Worker {
             }
             return Err(error.into());
         }
-        if self.file_cases {
-            let arrived: Vec<inbox::Arrived> = work
-                .into_iter()
-                .zip(&batch)
-                .map(|((post, _), enrichment)| inbox::Arrived { post, tags: enrichment.tags.clone() })
-                .collect();
-            if let Err(error) = inbox::file_posts(db, &arrived).await {
-                // Filing is idempotent: the retried jobs analyse and file again.
-                for id in &done {
-                    db.fail_job(*id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
-                }
-                return Err(error.into());
+        let arrived: Vec<inbox::Arrived> = work
+            .into_iter()
+            .zip(&batch)
+            .map(|((post, _), enrichment)| inbox::Arrived { post, tags: enrichment.tags.clone() })
+            .collect();
+        if let Err(error) = inbox::file_posts(db, &arrived).await {
+            // Filing is idempotent: the retried jobs analyse and file again.
+            for id in &done {
+                db.fail_job(*id, &self.name, &format!("{error:#}"), Utc::now() + RETRY_AFTER).await?;
             }
+            return Err(error.into());
         }
         db.complete_jobs(&done, &self.name).await?;
         Ok(jobs.len())
