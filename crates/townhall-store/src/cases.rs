@@ -324,8 +324,11 @@ macro_rules! case_listing {
             match (state, query.referred_away) {
                 (DeadlineState::Breached, false) => owed(&mut sql, None, now),
                 (DeadlineState::Breached, true) => missed(&mut sql, now),
-                // Refused by `list_cases` before the statement is built.
-                (DeadlineState::Met | DeadlineState::Missed, _) => {}
+                // Refused by `list_cases` before the statement is built; were it not,
+                // the statement would still be whole and list nothing.
+                (DeadlineState::Met | DeadlineState::Missed, _) => {
+                    sql.push("FALSE");
+                }
                 (DeadlineState::DueSoon, referred_away) => {
                     sql.push("NOT ");
                     missed(&mut sql, now);
