@@ -210,7 +210,7 @@ def main(results_path, env_path, write=None):
         "demo's accounts and are attributed to them. The optimised peer reads the same corpus for the peers' "
         "posts. Both are built at nice 19 while the typical peer runs (one Python thread on one core), so "
         "their throughput is that of about one core beside it, not a W1 figure.",
-        "* W3: each query once to warm up, then each once more, timed, one client, best 50, while new posts "
+        "* W3: the first tenth of the queries once to warm up, then each query once, timed, one client, best 50, while new posts "
         "arrive at the target rate. Townhall: `examples/search_bench.rs` calls `Db::search_posts` (the store's "
         "post search, with its language and platform filters) in process, on the database a `townhall serve` "
         "is meanwhile taking signed X webhook deliveries into (`load surge`: templated Spanish complaints, "

@@ -770,14 +770,17 @@ impl Db {
         let platform = filter.platform.map(Platform::as_str);
         let rows: Vec<PostRow> = match self {
             Db::Sqlite(pool) => {
+                // The best ids first, the rows after: sorting every match with its whole row
+                // reads each match's raw payload (overflow pages) only to drop all but 50.
                 sqlx::query_as(concat!(
-                    "SELECT ",
-                    post_columns!(),
-                    " FROM posts_fts f JOIN posts p ON p.id = f.rowid LEFT JOIN accounts a ON a.id = p.account_id \
+                    "WITH hits AS (SELECT p.id AS id, f.rank AS rank, p.created_at AS created_at \
+                     FROM posts_fts f JOIN posts p ON p.id = f.rowid LEFT JOIN accounts a ON a.id = p.account_id \
                      WHERE posts_fts MATCH $1 AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
                      AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3)",
                     tag_conditions!("5", "6", "7"),
-                    " ORDER BY f.rank, p.created_at DESC LIMIT $4"
+                    " ORDER BY f.rank, p.created_at DESC LIMIT $4) SELECT ",
+                    post_columns!(),
+                    " FROM hits JOIN posts p ON p.id = hits.id ORDER BY hits.rank, hits.created_at DESC"
                 ))
                 .bind(fts5_match(query))
                 .bind(institution)

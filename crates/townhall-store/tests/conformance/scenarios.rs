@@ -313,6 +313,7 @@ pub async fn search_matches_words_phrases_and_filters(db: Db) {
     all.sort();
     assert_eq!(all, ["1", "2", "3"], "case and accents are ignored");
     assert_eq!(ids(search("\"línea 4\"", PostFilter::default()).await), ["1"]);
+    assert_eq!(ids(search("la", PostFilter::default()).await), ["1", "2"], "the better match first");
     assert!(search("\"4 línea\"", PostFilter::default()).await.is_empty(), "a phrase keeps its order");
     assert_eq!(ids(search("valparaíso -spam -bus", PostFilter::default()).await), ["1"]);
     assert_eq!(
