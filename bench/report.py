@@ -112,11 +112,12 @@ def main(results_path, env_path, write=None):
             mib(grown["rss"]))
     peer_load = import_figures("w3-peer-load", "posts")
     if peer_load:
-        row("W3/W4 data", f"{labels['optimised']}, the same {num(large)} records",
+        row("W3/W4 data", "the same posts copied into the peers' schema with a plain FTS5 index "
+            "(`bench/peers/from_townhall.py`)",
             f"{num(peer_load['posts_s'])} posts/s ({num(peer_load['posts'])} posts in {peer_load['wall']:.1f} s)", "",
             mib(peer_load["rss"]))
     searches = [("w3-townhall-sqlite", "Townhall, SQLite (`Db::search_posts`: FTS5, filters, rank)", None),
-                ("w3-peer-sqlite", "plain SQLite FTS5 on the optimised peer's posts", "w3-townhall-sqlite"),
+                ("w3-peer-sqlite", "plain SQLite FTS5 on the same posts", "w3-townhall-sqlite"),
                 ("w3-peer-postgres", "plain PostgreSQL tsvector + GIN, ts_rank, same posts (ratio: Townhall on "
                  "SQLite, the default, ÷ this)", "w3-townhall-sqlite")]
     for name, system, ours in searches:
@@ -207,9 +208,11 @@ def main(results_path, env_path, write=None):
         "Townhall's ratios to it. Townhall's imports and the optimised peer run alone.",
         f"* W3 and W4 data: `townhall serve --demo` loads the demo (12 institutions, 3,000 posts, 756 cases) into "
         f"a new SQLite file, then `townhall import` adds the {num(large)}-record corpus, whose posts mention the "
-        "demo's accounts and are attributed to them. The optimised peer reads the same corpus for the peers' "
-        "posts. Both are built at nice 19 while the typical peer runs (one Python thread on one core), so "
-        "their throughput is that of about one core beside it, not a W1 figure.",
+        "demo's accounts and are attributed to them. `bench/peers/from_townhall.py` then copies those posts "
+        "(text, platform, author, time, the language Townhall detected, topics) into the peers' schema with a "
+        "plain FTS5 index, so the peers search exactly the same data. Both are built at nice 19 while the "
+        "typical peer runs (one Python thread on one core), so their throughput is that of about one core "
+        "beside it, not a W1 figure.",
         "* W3: the first tenth of the queries once to warm up, then each query once, timed, one client, best 50, while new posts "
         "arrive at the target rate. Townhall: `examples/search_bench.rs` calls `Db::search_posts` (the store's "
         "post search, with its language and platform filters) in process, on the database a `townhall serve` "
@@ -218,7 +221,7 @@ def main(results_path, env_path, write=None):
         "searcher's nice 10, and the sender's CPU counts against Townhall only. There is no post-search "
         "endpoint in the API yet (the inbox's `GET /api/v1/cases?q=` searches cases, and an import opens "
         "none). Peers: `bench/peers/search.py` renders the same queries the way Townhall does (every token "
-        "quoted) against a PostgreSQL table loaded from the optimised peer's SQLite file "
+        "quoted) against a PostgreSQL table loaded from the peers' SQLite file "
         "(`to_tsvector('simple')`, GIN index, no unaccent), then against that file itself (plain FTS5), each "
         "while a second process stores posts of the small corpus analysed the optimised pipeline's way, a "
         "tenth of a second's worth per transaction; a peer's peak RSS is its searcher's. The posts stored "
