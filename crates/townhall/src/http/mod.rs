@@ -63,17 +63,28 @@ impl AppState {
             webhooks,
             intake: std::sync::Arc::default(),
             limiter: auth::limiter(),
-            post_stats: std::sync::Arc::new(recent::Recent::new(POST_STATS_MAX_AGE)),
+            post_stats: std::sync::Arc::new(recent::Recent::new(POST_STATS_MAX_AGE, POST_STATS_PATIENCE)),
             secure_cookies: true,
             loopback_endpoints: false,
             public_url: None,
         }
+    }
+
+    /// The post counts, at most [`POST_STATS_MAX_AGE`] old; `None` while the first
+    /// count runs.
+    pub async fn post_stats(&self) -> Option<std::sync::Arc<townhall_store::PostStats>> {
+        let db = self.db.clone();
+        self.post_stats.get(|| async move { db.post_stats().await }).await
     }
 }
 
 /// How old the overview's post counts may be: counting every post is a scan of the
 /// whole table.
 pub const POST_STATS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a page waits for the first count of the posts before it says they are
+/// being counted (a small database is counted well within it).
+pub const POST_STATS_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// No inline script or style, nothing from other origins, never framed; scripts may
 /// fetch only from this server (the inbox's live list).
@@ -126,6 +137,11 @@ pub async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
         public_url: config.server.checked_public_url()?,
         ..AppState::new(db, config.webhooks.clone())
     };
+    // The first count of the posts starts now, not with the first visitor.
+    tokio::spawn({
+        let state = state.clone();
+        async move { state.post_stats().await }
+    });
     let app = router(state, config.server.max_body_bytes).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");

@@ -43,8 +43,16 @@ struct InstitutionView {
     parent: Option<String>,
     jurisdiction: Option<String>,
     accounts: Vec<AccountView>,
-    posts: i64,
+    /// `None` while the posts are being counted.
+    posts: Option<i64>,
     cases: Vec<(&'static str, i64)>,
+}
+
+/// All posts, the deleted ones and the posts per platform.
+struct PostTotals {
+    total: i64,
+    deleted: i64,
+    by_platform: Vec<(&'static str, i64)>,
 }
 
 #[derive(Template)]
@@ -52,9 +60,8 @@ struct InstitutionView {
 struct Overview<'a> {
     t: &'a Catalog,
     institutions: Vec<InstitutionView>,
-    total_posts: i64,
-    deleted_posts: i64,
-    by_platform: Vec<(&'static str, i64)>,
+    /// `None` while the posts are being counted.
+    posts: Option<PostTotals>,
     total_accounts: usize,
 }
 
@@ -90,13 +97,7 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
     let accounts = db.accounts(None).await?;
     let now = Utc::now();
     let all_series = db.all_metric_series(now - Duration::days(HISTORY_DAYS), now).await?;
-    let stats = state
-        .post_stats
-        .get(|| {
-            let db = db.clone();
-            async move { db.post_stats().await }
-        })
-        .await?;
+    let stats = state.post_stats().await;
     let mut views = Vec::with_capacity(institutions.len());
     for institution in &institutions {
         let mut account_views = Vec::new();
@@ -116,7 +117,9 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
             parent: institution.parent.and_then(|p| institutions.iter().find(|i| i.id == p)).map(|p| p.name.clone()),
             jurisdiction: institution.jurisdiction.clone(),
             accounts: account_views,
-            posts: stats.by_institution.iter().find(|(i, _)| *i == institution.id).map_or(0, |(_, n)| *n),
+            posts: stats
+                .as_ref()
+                .map(|s| s.by_institution.iter().find(|(i, _)| *i == institution.id).map_or(0, |(_, n)| *n)),
             cases: CaseStatus::ALL
                 .iter()
                 .map(|s| (s.as_str(), cases.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n)))
@@ -126,9 +129,11 @@ async fn build_overview<'a>(state: &AppState, t: &'a Catalog) -> Result<Overview
     Ok(Overview {
         t,
         institutions: views,
-        total_posts: stats.total,
-        deleted_posts: stats.deleted,
-        by_platform: stats.by_platform.iter().map(|(p, n)| (p.as_str(), *n)).collect(),
+        posts: stats.as_ref().map(|s| PostTotals {
+            total: s.total,
+            deleted: s.deleted,
+            by_platform: s.by_platform.iter().map(|(p, n)| (p.as_str(), *n)).collect(),
+        }),
         total_accounts: accounts.len(),
     })
 }
@@ -189,4 +194,42 @@ pub async fn script() -> Response {
 /// Any unknown path.
 pub async fn not_found(headers: HeaderMap) -> Response {
     error_page(negotiate(&headers), StatusCode::NOT_FOUND, "error.not_found.title", "error.not_found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn institution(posts: Option<i64>) -> InstitutionView {
+        InstitutionView {
+            name: "Municipalidad".into(),
+            slug: "muni".into(),
+            kind: "public.kind.government",
+            level: "public.level.local",
+            country: "CL".into(),
+            parent: None,
+            jurisdiction: None,
+            accounts: Vec::new(),
+            posts,
+            cases: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_overview_says_when_its_posts_are_still_being_counted() {
+        let t = negotiate(&HeaderMap::new());
+        let counting =
+            Overview { t, institutions: vec![institution(None)], posts: None, total_accounts: 2 }.render().unwrap();
+        assert!(counting.contains("1 institutions, 2 accounts; their citizen posts are being counted"), "{counting}");
+        assert!(counting.contains("Posts to its accounts: being counted."));
+        assert!(!counting.contains("Posts by platform"));
+
+        let totals = PostTotals { total: 12, deleted: 1, by_platform: vec![("x", 12)] };
+        let counted = Overview { t, institutions: vec![institution(Some(12))], posts: Some(totals), total_accounts: 2 }
+            .render()
+            .unwrap();
+        assert!(counted.contains("12 citizen posts (1 deleted by their authors"), "{counted}");
+        assert!(counted.contains("12 posts to its accounts.") && counted.contains("Posts by platform"));
+        assert!(!counted.contains("being counted"));
+    }
 }
