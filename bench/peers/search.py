@@ -2,14 +2,16 @@
 plain SQLite FTS5 and plain PostgreSQL full-text search (tsvector, ts_rank) over the
 posts a peer pipeline stored, best 50 first, one client, one query after another.
 
-    python search.py sqlite PEER_DB QUERIES [--ingest RATE CORPUS]
-    python search.py postgres PEER_DB QUERIES URL [--ingest RATE CORPUS]   # copies PEER_DB's posts into URL first
+    python search.py sqlite PEER_DB QUERIES [--budget SECONDS] [--ingest RATE CORPUS]
+    python search.py postgres-load PEER_DB URL   # copies PEER_DB's posts into URL's peer_posts, indexed
+    python search.py postgres PEER_DB QUERIES URL [--budget SECONDS] [--ingest RATE CORPUS]
 
 QUERIES has one query a line, `text<TAB>lang<TAB>platform`, in Townhall's search
 syntax (words, "phrases", -excluded); each is rendered with every token quoted, the
 way Townhall renders it. The first tenth of the queries warms the caches, untimed;
-then each query runs once, timed. Prints
-one JSON line.
+then each query runs once, timed. With a budget, the warm-up stops after a fifth of
+its seconds and the timed queries once they are spent (`of` says how many queries
+there were). Prints one JSON line.
 
 With `--ingest`, a second process stores RATE posts a second while the queries run,
 read from CORPUS (again and again, under new ids) and analysed the way the optimised
@@ -144,23 +146,28 @@ def while_ingesting(mode, target, options, work):
     return result
 
 
-def timed(run, queries):
+def timed(run, queries, budget):
+    started = time.perf_counter()
     for q in queries[:-(-len(queries) // 10)]:
+        if budget is not None and time.perf_counter() - started >= budget / 5:
+            break
         run(q)
     times, hits = [], 0
     started = time.perf_counter()
     for q in queries:
+        if budget is not None and time.perf_counter() - started >= budget:
+            break
         at = time.perf_counter()
         hits += len(run(q))
         times.append((time.perf_counter() - at) * 1e3)
     seconds = time.perf_counter() - started
     times.sort()
     pick = lambda q: times[min(int(len(times) * q), len(times) - 1)]
-    return {"queries": len(times), "seconds": seconds, "qps": len(times) / max(seconds, 1e-9),
+    return {"queries": len(times), "of": len(queries), "seconds": seconds, "qps": len(times) / max(seconds, 1e-9),
             "p50_ms": pick(0.5), "p99_ms": pick(0.99), "hits": hits}
 
 
-def sqlite_search(peer_db, queries, ingesting):
+def sqlite_search(peer_db, queries, budget, ingesting):
     db = sqlite3.connect(peer_db, timeout=60)
 
     def run(q):
@@ -171,13 +178,22 @@ def sqlite_search(peer_db, queries, ingesting):
             " ORDER BY f.rank, p.created_at DESC LIMIT 50",
             (fts5(required, excluded), lang, lang, platform, platform)).fetchall()
 
-    return while_ingesting("sqlite", peer_db, ingesting, lambda: timed(run, queries))
+    return while_ingesting("sqlite", peer_db, ingesting, lambda: timed(run, queries, budget))
 
 
-def postgres_search(peer_db, queries, url, ingesting):
+def postgres_load(peer_db, url):
+    """Copies the peer's posts into PostgreSQL and indexes them. The server process that
+    does the work takes this process's niceness: the load runs beside other work."""
+    import os
+
     import psycopg
 
     pg = psycopg.connect(url, autocommit=True)
+    (backend,) = pg.execute("SELECT pg_backend_pid()").fetchone()
+    try:
+        os.setpriority(os.PRIO_PROCESS, backend, os.getpriority(os.PRIO_PROCESS, 0))
+    except PermissionError:
+        print("the PostgreSQL backend keeps its priority (renicing it needs root)", file=sys.stderr)
     pg.execute("DROP TABLE IF EXISTS peer_posts")
     pg.execute("CREATE TABLE peer_posts (id BIGINT PRIMARY KEY, platform TEXT NOT NULL, author TEXT, text TEXT NOT NULL,"
                " created_at TIMESTAMPTZ NOT NULL, lang TEXT,"
@@ -193,7 +209,14 @@ def postgres_search(peer_db, queries, url, ingesting):
     pg.execute("SET maintenance_work_mem = '1GB'")
     pg.execute("CREATE INDEX peer_posts_search ON peer_posts USING GIN (search)")
     pg.execute("ANALYZE peer_posts")
-    loaded = time.perf_counter() - started
+    (posts,) = pg.execute("SELECT COUNT(*) FROM peer_posts").fetchone()
+    return {"posts": posts, "load_seconds": time.perf_counter() - started}
+
+
+def postgres_search(queries, url, budget, ingesting):
+    import psycopg
+
+    pg = psycopg.connect(url, autocommit=True)
 
     def run(q):
         required, excluded, lang, platform = q
@@ -203,19 +226,27 @@ def postgres_search(peer_db, queries, url, ingesting):
             " ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT 50",
             (tsquery(required, excluded), lang, lang, platform, platform)).fetchall()
 
-    result = while_ingesting("postgres", url, ingesting, lambda: timed(run, queries))
-    result["load_seconds"] = loaded
-    return result
+    return while_ingesting("postgres", url, ingesting, lambda: timed(run, queries, budget))
 
 
 def main(args):
     ingesting = args[args.index("--ingest"):] if "--ingest" in args else []
-    mode, peer_db, queries_path, *rest = args[:len(args) - len(ingesting)]
-    queries = load(queries_path)
-    if mode == "sqlite":
-        result = sqlite_search(peer_db, queries, ingesting)
+    args = args[:len(args) - len(ingesting)]
+    budget = None
+    if "--budget" in args:
+        at = args.index("--budget")
+        budget = float(args[at + 1])
+        args = args[:at] + args[at + 2:]
+    if args[0] == "postgres-load":
+        result = postgres_load(args[1], args[2])
+        mode = "postgres"
     else:
-        result = postgres_search(peer_db, queries, rest[0], ingesting)
+        mode, peer_db, queries_path, *rest = args
+        queries = load(queries_path)
+        if mode == "sqlite":
+            result = sqlite_search(peer_db, queries, budget, ingesting)
+        else:
+            result = postgres_search(queries, rest[0], budget, ingesting)
     result["peer"] = mode
     # The searcher's own peak, without the writer's (which /usr/bin/time would add).
     result["rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

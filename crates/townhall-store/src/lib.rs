@@ -40,7 +40,7 @@ pub use enrichments::{Analysis, NewEnrichment};
 pub use error::StoreError;
 pub use inbox::AccountCredentials;
 pub use jobs::{Job, JobCounts, NewJob};
-pub use posts::{ANALYZE_JOB, EventOutcome, IngestOutcome, PostFilter, PostStats};
+pub use posts::{ANALYZE_JOB, EventOutcome, IngestOutcome, PostFilter, PostStats, SEARCH_WINDOW};
 pub use public::Responsiveness;
 pub use quarantine::QuarantinedRecord;
 pub use replies::{NewReply, SEND_REPLY_JOB};

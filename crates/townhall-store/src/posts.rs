@@ -91,6 +91,11 @@ pub struct PostStats {
 /// The job that analyses a post; enqueued with every new text, run once per version.
 pub const ANALYZE_JOB: &str = "analyze_post";
 
+/// How many of the newest matches a post search ranks. An inbox asks what citizens are
+/// saying now: ranking every match of a common word over years of posts costs seconds
+/// and buries this week's posts under old ones that use the word more often.
+pub const SEARCH_WINDOW: i64 = 1000;
+
 fn analyze_job(id: i64, version: i32) -> NewJob {
     NewJob {
         kind: ANALYZE_JOB.into(),
@@ -763,22 +768,24 @@ impl Db {
         rows.into_iter().map(Post::try_from).collect()
     }
 
-    /// Full-text search over post texts, best match first, then newest.
-    /// Matching ignores case and accents on both backends.
+    /// Full-text search over post texts: the best `limit` of the newest [`SEARCH_WINDOW`]
+    /// matches, best first, then newest. Matching ignores case and accents on both backends.
     pub async fn search_posts(&self, query: &SearchQuery, filter: &PostFilter, limit: i64) -> Result<Vec<Post>> {
         let institution = filter.institution.map(|i| i.0);
         let platform = filter.platform.map(Platform::as_str);
         let rows: Vec<PostRow> = match self {
             Db::Sqlite(pool) => {
-                // The best ids first, the rows after: sorting every match with its whole row
-                // reads each match's raw payload (overflow pages) only to drop all but 50.
+                // FTS5 walks the matches newest first and stops at the window (its ORDER BY
+                // rowid DESC is consumed by the index); only the window is ranked, and only
+                // the best `limit` rows are read whole.
                 sqlx::query_as(concat!(
-                    "WITH hits AS (SELECT p.id AS id, f.rank AS rank, p.created_at AS created_at \
+                    "WITH recent AS (SELECT p.id AS id, f.rank AS rank, p.created_at AS created_at \
                      FROM posts_fts f JOIN posts p ON p.id = f.rowid LEFT JOIN accounts a ON a.id = p.account_id \
                      WHERE posts_fts MATCH $1 AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
                      AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3)",
                     tag_conditions!("5", "6", "7"),
-                    " ORDER BY f.rank, p.created_at DESC LIMIT $4) SELECT ",
+                    " ORDER BY f.rowid DESC LIMIT $8), \
+                     hits AS (SELECT id, rank, created_at FROM recent ORDER BY rank, created_at DESC LIMIT $4) SELECT ",
                     post_columns!(),
                     " FROM hits JOIN posts p ON p.id = hits.id ORDER BY hits.rank, hits.created_at DESC"
                 ))
@@ -789,19 +796,22 @@ impl Db {
                 .bind(filter.intent.as_deref())
                 .bind(filter.lang.as_deref())
                 .bind(filter.topic.as_deref())
+                .bind(SEARCH_WINDOW)
                 .fetch_all(pool)
                 .await?
             }
             Db::Postgres(pool) => {
                 sqlx::query_as(concat!(
-                    "SELECT ",
-                    post_columns!(),
-                    " FROM posts p LEFT JOIN accounts a ON a.id = p.account_id, \
+                    "WITH recent AS (SELECT p.id AS id, ts_rank(p.search, q) AS rank, p.created_at AS created_at \
+                     FROM posts p LEFT JOIN accounts a ON a.id = p.account_id, \
                      to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $1)) q \
                      WHERE p.search @@ q AND (CAST($2 AS BIGINT) IS NULL OR a.institution_id = $2) \
                      AND (CAST($3 AS TEXT) IS NULL OR p.platform = $3)",
                     tag_conditions!("5", "6", "7"),
-                    " ORDER BY ts_rank(p.search, q) DESC, p.created_at DESC LIMIT $4"
+                    " ORDER BY p.id DESC LIMIT $8) SELECT ",
+                    post_columns!(),
+                    " FROM recent JOIN posts p ON p.id = recent.id \
+                     ORDER BY recent.rank DESC, recent.created_at DESC LIMIT $4"
                 ))
                 .bind(tsquery(query))
                 .bind(institution)
@@ -810,6 +820,7 @@ impl Db {
                 .bind(filter.intent.as_deref())
                 .bind(filter.lang.as_deref())
                 .bind(filter.topic.as_deref())
+                .bind(SEARCH_WINDOW)
                 .fetch_all(pool)
                 .await?
             }

@@ -36,6 +36,7 @@ conformance! {
     a_batch_is_stored_whole,
     concurrent_ingest_of_one_post_stores_it_once,
     search_matches_words_phrases_and_filters,
+    search_ranks_the_newest_matches,
     cases_are_scoped_and_transitions_audited,
     metric_snapshots_form_series,
     jobs_are_claimed_once_retried_and_buried,

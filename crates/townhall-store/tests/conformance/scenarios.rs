@@ -17,7 +17,8 @@ use townhall_core::{
 };
 use townhall_store::{
     Access, AccountCredentials, Analysis, CaseQuery, Db, DeadlineKind, EventOutcome, IngestOutcome, NewAccount,
-    NewCase, NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEND_REPLY_JOB, StoreError, UserChange,
+    NewCase, NewEnrichment, NewJob, NewReply, NewUser, PostFilter, SEARCH_WINDOW, SEND_REPLY_JOB, StoreError,
+    UserChange,
 };
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -332,6 +333,26 @@ pub async fn search_matches_words_phrases_and_filters(db: Db) {
     let stats = db.post_stats().await.unwrap();
     assert_eq!(stats.by_platform, vec![(Platform::Mastodon, 3), (Platform::X, 1)]);
     assert_eq!((stats.total, stats.by_institution), (4, vec![(valpo.id, 1)]), "posts to no account count in the total");
+}
+
+pub async fn search_ranks_the_newest_matches(db: Db) {
+    // The oldest post is the best match and the only one on X; the window's worth of
+    // newer, weaker matches follows it.
+    let mut posts = vec![NewPost { platform: Platform::X, ..post("old", "tren tren tren tren") }];
+    let window = usize::try_from(SEARCH_WINDOW).unwrap();
+    posts.extend((0..window).map(|i| post(&format!("new-{i}"), &format!("el tren {i} pasó lleno por la estación"))));
+    db.ingest_posts(&posts).await.unwrap();
+    let query = SearchQuery::parse("tren").unwrap();
+    let found = db.search_posts(&query, &PostFilter::default(), 50).await.unwrap();
+    assert_eq!(found.len(), 50);
+    assert!(found.iter().all(|p| p.external_id.starts_with("new-")), "a match older than the window is left out");
+    let on_x = PostFilter { platform: Some(Platform::X), ..PostFilter::default() };
+    let found = db.search_posts(&query, &on_x, 50).await.unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.external_id.as_str()).collect::<Vec<_>>(),
+        ["old"],
+        "the window counts matches that pass the filters"
+    );
 }
 
 pub async fn cases_are_scoped_and_transitions_audited(db: Db) {
